@@ -1,0 +1,382 @@
+/**
+ * Conversions between wire bytes and values for the types whose wire form is not a plain
+ * big-endian number: addresses, strings, reduced-size and 64-bit integers, NTP timestamps.
+ *
+ * @module
+ */
+
+import { MalformedError, TruncatedError } from "./errors.ts";
+
+const TWO32 = 4294967296;
+/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). RFC 7011 §6.1.9 */
+const NTP_UNIX_OFFSET = 2208988800;
+const NTP_UNIX_OFFSET_N = 2208988800n;
+const NANOS = 1_000_000_000n;
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const DEC: string[] = Array.from({ length: 256 }, (_, i) => String(i));
+const utf8 = new TextDecoder("utf-8");
+const utf8Encoder = new TextEncoder();
+
+/** Reads an unsigned integer of 1–8 octets (reduced-size encoding, RFC 7011 §6.2). */
+export function readUnsigned(u8: Uint8Array, o: number, len: number): number | bigint {
+  if (len <= 6) {
+    let v = 0;
+    for (let i = 0; i < len; i++) v = v * 256 + u8[o + i]!;
+    return v;
+  }
+  let hi = 0;
+  const hiLen = len - 4;
+  for (let i = 0; i < hiLen; i++) hi = hi * 256 + u8[o + i]!;
+  const lo = ((u8[o + hiLen]! << 24) | (u8[o + hiLen + 1]! << 16) | (u8[o + hiLen + 2]! << 8) |
+    u8[o + hiLen + 3]!) >>> 0;
+  return hi < 0x200000 ? hi * TWO32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** Reads a signed integer of 1–8 octets, sign-extended (RFC 7011 §6.2). */
+export function readSigned(u8: Uint8Array, o: number, len: number): number | bigint {
+  const u = readUnsigned(u8, o, len);
+  const bits = len * 8;
+  if (typeof u === "number" && len <= 6) {
+    const half = 2 ** (bits - 1);
+    return u >= half ? u - 2 * half : u;
+  }
+  const b = BigInt.asIntN(bits, BigInt(u));
+  return b >= -9007199254740991n && b <= 9007199254740991n ? Number(b) : b;
+}
+
+/** Reads an unsigned64 as a number when it is at most 2^53−1, else as a bigint. */
+export function readU64(dv: DataView, o: number): number | bigint {
+  const hi = dv.getUint32(o);
+  const lo = dv.getUint32(o + 4);
+  return hi < 0x200000 ? hi * TWO32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** Reads a signed64 as a number when it is within ±(2^53−1), else as a bigint. */
+export function readI64(dv: DataView, o: number): number | bigint {
+  const hi = dv.getInt32(o);
+  const lo = dv.getUint32(o + 4);
+  if (hi >= -0x200000 && hi < 0x200000) {
+    const v = hi * TWO32 + lo;
+    if (Number.isSafeInteger(v)) return v;
+  }
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** Writes an unsigned integer (number or bigint) in `len` octets; throws if it does not fit. */
+export function writeUnsigned(u8: Uint8Array, o: number, v: number | bigint, len: number): void {
+  if (typeof v === "number") {
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** (len * 8)) {
+      throw new TypeError(`Value ${v} does not fit an unsigned integer of ${len} octets`);
+    }
+    if (v > Number.MAX_SAFE_INTEGER) v = BigInt(v);
+  }
+  if (typeof v === "bigint") {
+    if (v < 0n || v >= 1n << BigInt(len * 8)) {
+      throw new TypeError(`Value ${v} does not fit an unsigned integer of ${len} octets`);
+    }
+    for (let i = len - 1; i >= 0; i--) {
+      u8[o + i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+    return;
+  }
+  for (let i = len - 1; i >= 0; i--) {
+    u8[o + i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+}
+
+/** Writes a signed integer (number or bigint) in `len` octets, two's complement. */
+export function writeSigned(u8: Uint8Array, o: number, v: number | bigint, len: number): void {
+  const bits = BigInt(len * 8);
+  if (typeof v === "number" && !Number.isInteger(v)) {
+    throw new TypeError(`Value ${v} is not an integer`);
+  }
+  const b = BigInt(v);
+  const lim = 1n << (bits - 1n);
+  if (b < -lim || b >= lim) {
+    throw new TypeError(`Value ${v} does not fit a signed integer of ${len} octets`);
+  }
+  writeUnsigned(u8, o, BigInt.asUintN(len * 8, b), len);
+}
+
+/** Formats 4 octets as a dotted-quad IPv4 address. */
+export function formatIPv4(u8: Uint8Array, o: number): string {
+  return DEC[u8[o]!] + "." + DEC[u8[o + 1]!] + "." + DEC[u8[o + 2]!] + "." + DEC[u8[o + 3]!];
+}
+
+/** Formats 16 octets as an IPv6 address in the form of RFC 5952 §4. */
+export function formatIPv6(u8: Uint8Array, o: number): string {
+  const w: number[] = new Array(8);
+  for (let i = 0; i < 8; i++) w[i] = (u8[o + 2 * i]! << 8) | u8[o + 2 * i + 1]!;
+  // IPv4-mapped addresses keep the dotted form. RFC 5952 §5
+  if (
+    w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff
+  ) {
+    return "::ffff:" + formatIPv4(u8, o + 12);
+  }
+  // Longest run of two or more zero groups, the first one on a tie. RFC 5952 §4.2
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  let s = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      s += "::";
+      i += bestLen - 1;
+      continue;
+    }
+    if (s.length > 0 && !s.endsWith(":")) s += ":";
+    s += w[i]!.toString(16);
+  }
+  return s;
+}
+
+/** Parses a dotted-quad IPv4 address into 4 octets at `o`; false when it is not one. */
+export function parseIPv4Into(s: string, u8: Uint8Array, o: number): boolean {
+  let part = 0;
+  let val = 0;
+  let digits = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || part > 3) return false;
+      u8[o + part++] = val;
+      val = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && val === 0) return false; // no leading zeros
+      val = val * 10 + c - 48;
+      if (val > 255 || ++digits > 3) return false;
+    } else return false;
+  }
+  return part === 4;
+}
+
+/** Parses an IPv6 address (RFC 4291 §2.2 text forms) into 16 octets at `o`; false when invalid. */
+export function parseIPv6Into(s: string, u8: Uint8Array, o: number): boolean {
+  if (s.length < 2 || s.length > 45) return false;
+  const words: number[] = [];
+  let gap = -1;
+  let i = 0;
+  if (s.startsWith("::")) {
+    gap = 0;
+    i = 2;
+    if (s.length === 2) {
+      u8.fill(0, o, o + 16);
+      return true;
+    }
+  } else if (s.startsWith(":")) return false;
+  while (i < s.length) {
+    const next = s.indexOf(":", i);
+    const end = next < 0 ? s.length : next;
+    const token = s.slice(i, end);
+    if (token.includes(".")) {
+      if (next >= 0 || words.length > 6) return false;
+      const v4 = new Uint8Array(4);
+      if (!parseIPv4Into(token, v4, 0)) return false;
+      words.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+    } else {
+      if (token.length < 1 || token.length > 4 || !/^[0-9a-fA-F]+$/.test(token)) return false;
+      words.push(parseInt(token, 16));
+    }
+    if (next < 0) break;
+    if (s.charCodeAt(next + 1) === 58) {
+      if (gap >= 0) return false;
+      gap = words.length;
+      i = next + 2;
+      if (i === s.length) break;
+    } else {
+      i = next + 1;
+      if (i === s.length) return false;
+    }
+  }
+  if (gap < 0 ? words.length !== 8 : words.length > 7) return false;
+  const full = gap < 0
+    ? words
+    : [...words.slice(0, gap), ...new Array(8 - words.length).fill(0), ...words.slice(gap)];
+  for (let k = 0; k < 8; k++) {
+    u8[o + 2 * k] = full[k]! >> 8;
+    u8[o + 2 * k + 1] = full[k]! & 0xff;
+  }
+  return true;
+}
+
+/** Formats 6 octets as `aa:bb:cc:dd:ee:ff`. */
+export function formatMac(u8: Uint8Array, o: number): string {
+  return HEX[u8[o]!] + ":" + HEX[u8[o + 1]!] + ":" + HEX[u8[o + 2]!] + ":" + HEX[u8[o + 3]!] +
+    ":" + HEX[u8[o + 4]!] + ":" + HEX[u8[o + 5]!];
+}
+
+/** Parses `aa:bb:cc:dd:ee:ff` (or `-` separated) into 6 octets at `o`; false when invalid. */
+export function parseMacInto(s: string, u8: Uint8Array, o: number): boolean {
+  if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(s)) return false;
+  for (let i = 0; i < 6; i++) u8[o + i] = parseInt(s.slice(3 * i, 3 * i + 2), 16);
+  return true;
+}
+
+/** Lowercase hex of `len` octets. */
+export function toHex(u8: Uint8Array, o = 0, len = u8.length - o): string {
+  let s = "";
+  for (let i = 0; i < len; i++) s += HEX[u8[o + i]!];
+  return s;
+}
+
+/** Octets of a hex string; throws SyntaxError when it is not hex. */
+export function fromHex(s: string): Uint8Array {
+  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) {
+    throw new SyntaxError(`Invalid hex string "${s.length > 40 ? s.slice(0, 40) + "…" : s}"`);
+  }
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+// Flow records repeat the same short strings (pod, namespace, node and policy names) over and
+// over: a small direct-mapped cache of decoded strings saves an allocation per field.
+const STRING_CACHE_SIZE = 8192;
+const MAX_CACHED_LENGTH = 96;
+const cacheKeys: (Uint8Array | undefined)[] = new Array(STRING_CACHE_SIZE).fill(undefined);
+const cacheValues: string[] = new Array(STRING_CACHE_SIZE).fill("");
+
+/** Decodes UTF-8; invalid sequences become U+FFFD. */
+export function decodeString(u8: Uint8Array, o: number, len: number): string {
+  if (len === 0) return "";
+  if (len > MAX_CACHED_LENGTH) return utf8.decode(u8.subarray(o, o + len));
+  let h = len;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ u8[o + i]!, 0x01000193);
+  const idx = (h ^ (h >>> 15)) & (STRING_CACHE_SIZE - 1);
+  const k = cacheKeys[idx];
+  if (k !== undefined && k.length === len) {
+    let i = 0;
+    while (i < len && k[i] === u8[o + i]) i++;
+    if (i === len) return cacheValues[idx]!;
+  }
+  let s = "";
+  let ascii = true;
+  for (let i = 0; i < len; i++) {
+    const c = u8[o + i]!;
+    if (c > 127) {
+      ascii = false;
+      break;
+    }
+    s += String.fromCharCode(c);
+  }
+  if (!ascii) s = utf8.decode(u8.subarray(o, o + len));
+  cacheKeys[idx] = u8.slice(o, o + len);
+  cacheValues[idx] = s;
+  return s;
+}
+
+/**
+ * Writes `s` as UTF-8 at `o`, at most `max` octets, and returns the number of octets written;
+ * throws a RangeError when it does not fit.
+ */
+export function encodeString(s: string, u8: Uint8Array, o: number, max: number): number {
+  const n = s.length;
+  if (n <= max) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 127) break;
+      u8[o + i] = c;
+    }
+    if (i === n) return n;
+  }
+  const r = utf8Encoder.encodeInto(s, u8.subarray(o, o + max));
+  if (r.read !== n) throw new RangeError(`String of ${n} characters does not fit ${max} octets`);
+  return r.written;
+}
+
+/** The UTF-8 length of `s`. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Decodes a boolean: 1 is true, 2 is false (RFC 7011 §6.1.5); anything else is malformed. */
+export function decodeBoolean(v: number, o: number): boolean {
+  if (v === 1) return true;
+  if (v === 2) return false;
+  throw new MalformedError(`Invalid boolean value ${v}`, o);
+}
+
+/** NTP seconds since 1900 to seconds since 1970, wrapping into era 1 after 2036 (RFC 4330 §3). */
+function ntpSeconds(sec: number): number {
+  return (sec < 0x80000000 ? sec + TWO32 : sec) - NTP_UNIX_OFFSET;
+}
+
+function unixToNtpSeconds(sec: number): number {
+  const n = sec + NTP_UNIX_OFFSET;
+  return n >= TWO32 ? n - TWO32 : n;
+}
+
+/** Reads dateTimeMicroseconds (NTP format) as microseconds since the Unix epoch. RFC 7011 §6.1.9 */
+export function readMicros(dv: DataView, o: number): number {
+  const sec = ntpSeconds(dv.getUint32(o));
+  const frac = dv.getUint32(o + 4);
+  return sec * 1e6 + Math.floor((frac * 1e6) / TWO32);
+}
+
+/** Writes microseconds since the Unix epoch as an NTP timestamp that reads back exactly. */
+export function writeMicros(dv: DataView, o: number, us: number): void {
+  if (!Number.isSafeInteger(us)) throw new TypeError(`Value ${us} is not an integer`);
+  const sec = Math.floor(us / 1e6);
+  const rest = us - sec * 1e6;
+  const ntp = unixToNtpSeconds(sec);
+  if (ntp < 0 || ntp >= TWO32) throw new TypeError(`Timestamp ${us} µs is out of range`);
+  dv.setUint32(o, ntp);
+  dv.setUint32(o + 4, Math.floor((rest * TWO32 + 999999) / 1e6));
+}
+
+/** Reads dateTimeNanoseconds (NTP format) as nanoseconds since the Unix epoch. */
+export function readNanos(dv: DataView, o: number): bigint {
+  const sec = BigInt(ntpSeconds(dv.getUint32(o)));
+  const frac = BigInt(dv.getUint32(o + 4));
+  return sec * NANOS + ((frac * NANOS) >> 32n);
+}
+
+/** Writes nanoseconds since the Unix epoch as an NTP timestamp that reads back exactly. */
+export function writeNanos(dv: DataView, o: number, ns: bigint | number): void {
+  if (typeof ns === "number" && !Number.isInteger(ns)) {
+    throw new TypeError(`Value ${ns} is not an integer`);
+  }
+  const n = BigInt(ns);
+  let sec = n / NANOS;
+  let rest = n % NANOS;
+  if (rest < 0n) {
+    rest += NANOS;
+    sec -= 1n;
+  }
+  let ntp = sec + NTP_UNIX_OFFSET_N;
+  if (ntp >= 1n << 32n) ntp -= 1n << 32n;
+  if (ntp < 0n || ntp >= 1n << 32n) throw new TypeError(`Timestamp ${ns} ns is out of range`);
+  dv.setUint32(o, Number(ntp));
+  dv.setUint32(o + 4, Number(((rest << 32n) + NANOS - 1n) / NANOS));
+}
+
+/** Throws the error for a structure that runs past `end`. */
+export function truncated(what: string, o: number): never {
+  throw new TruncatedError(`Truncated ${what} at offset ${o}`, o);
+}
