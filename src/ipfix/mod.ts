@@ -52,3 +52,29 @@ export {
   templateOf,
 } from "./antrea_templates.ts";
 export { formatIPv4, formatIPv6, fromHex, toHex } from "./values.ts";
+export { type Endpoint, formatHostPort, parseAddress, type Protocol } from "./address.ts";
+export {
+  baseName,
+  fromJsonValue,
+  type JsonValue,
+  parseRecordLine,
+  type RecordLine,
+  recordToJson,
+  toJsonValue,
+} from "./json.ts";
+export { formatMessageText } from "./text.ts";
+export {
+  type ExporterStats,
+  ExportingProcess,
+  type ExportingProcessOptions,
+  type TlsClientOptions,
+} from "./exporting_process.ts";
+export {
+  CollectingProcess,
+  type CollectingProcessOptions,
+  type CollectorStats,
+  type ExporterInfo,
+  type SessionStats,
+  StreamFramer,
+  type TlsServerOptions,
+} from "./collecting_process.ts";

@@ -1,0 +1,491 @@
+/**
+ * The collecting process: receives IPFIX over TLS (with optional mutual TLS), TCP and UDP from
+ * many exporters at once, keeps templates per transport session, counts sequence gaps, and
+ * survives any input. RFC 7011 §10
+ *
+ * @module
+ */
+
+import {
+  createServer as createTlsServer,
+  type Server as TlsServer,
+  type TLSSocket,
+} from "node:tls";
+import { createLogger, type Logger } from "../log/mod.ts";
+import { type Endpoint, formatHostPort, parseAddress } from "./address.ts";
+import { type DecodedMessage, decodeMessage } from "./decoder.ts";
+import type { Registry } from "./registry.ts";
+import { type SessionKey, TemplateCache, UDP_TEMPLATE_LIFETIME_MS } from "./template_cache.ts";
+import { type Clock, IPFIX_VERSION, MESSAGE_HEADER_LENGTH, systemClock } from "./types.ts";
+
+/** Server side TLS settings. */
+export interface TlsServerOptions {
+  /** PEM server certificate (chain). */
+  cert: string;
+  /** PEM private key. */
+  key: string;
+  /** PEM CA certificate: when set, exporters must present a client certificate it signed. */
+  ca?: string;
+}
+
+/** Where a message came from. */
+export interface ExporterInfo {
+  /** `ip:port` of the exporter. */
+  readonly address: string;
+  readonly protocol: "tls" | "tcp" | "udp";
+  /** Transport session: one connection, or one UDP source address. */
+  readonly session: SessionKey;
+}
+
+/** Counters of one exporter (one transport session). */
+export interface SessionStats {
+  readonly address: string;
+  readonly protocol: "tls" | "tcp" | "udp";
+  messages: number;
+  records: number;
+  /** Records missing according to sequence numbers. RFC 7011 §3.1 */
+  lost: number;
+  /** Data sets skipped because their template was unknown. */
+  unknownSets: number;
+  errors: number;
+  connectedAt: number;
+}
+
+/** Counters of a collecting process. */
+export interface CollectorStats {
+  messages: number;
+  records: number;
+  templates: number;
+  /** Malformed messages (a TCP/TLS session closed, or a UDP datagram dropped). */
+  errors: number;
+  /** UDP datagrams dropped as malformed. */
+  datagramsDropped: number;
+  /** TCP/TLS sessions closed because of malformed input. */
+  sessionsClosed: number;
+  /** TLS handshakes that failed (including client certificates refused). */
+  tlsErrors: number;
+  unknownSets: number;
+  lost: number;
+  sessionsOpened: number;
+  activeSessions: number;
+}
+
+/** Options of a {@link CollectingProcess}. */
+export interface CollectingProcessOptions {
+  /** Listen address `HOST:PORT:PROTO` (protocol tcp when left out), or a parsed endpoint. */
+  address: string | Endpoint;
+  /** Required for tls. */
+  tls?: TlsServerOptions;
+  /** Called for every decoded message, in arrival order per session. */
+  onMessage: (message: DecodedMessage, exporter: ExporterInfo) => void;
+  registry?: Registry;
+  clock?: Clock;
+  logger?: Logger;
+  /** Largest message accepted on a stream before the session is closed (65535). */
+  maxMessageSize?: number;
+}
+
+interface Sequence {
+  expected: number;
+  /** Unknown data sets in the last message hide how many records it held. */
+  resync: boolean;
+}
+
+/**
+ * A collecting process.
+ *
+ * @example
+ * ```ts
+ * const collector = new CollectingProcess({
+ *   address: "127.0.0.1:0:tcp",
+ *   onMessage: (msg, from) => console.log(from.address, msg.recordCount),
+ * });
+ * await collector.listen();
+ * console.log(collector.port);
+ * await collector.close();
+ * ```
+ */
+export class CollectingProcess {
+  readonly endpoint: Endpoint;
+  readonly cache: TemplateCache;
+  readonly stats: CollectorStats = {
+    messages: 0,
+    records: 0,
+    templates: 0,
+    errors: 0,
+    datagramsDropped: 0,
+    sessionsClosed: 0,
+    tlsErrors: 0,
+    unknownSets: 0,
+    lost: 0,
+    sessionsOpened: 0,
+    activeSessions: 0,
+  };
+  /** Counters per session, by session key. */
+  readonly sessions = new Map<SessionKey, SessionStats>();
+  readonly #opts: CollectingProcessOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #sequences = new Map<string, Sequence>();
+  #listener: Deno.Listener | null = null;
+  #udp: Deno.DatagramConn | null = null;
+  #tlsServer: TlsServer | null = null;
+  #conns = new Set<{ close(): void }>();
+  #tasks: Promise<void>[] = [];
+  #nextSession = 1;
+  #port = 0;
+  #closed = false;
+  #expiry: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: CollectingProcessOptions) {
+    this.#opts = options;
+    this.endpoint = typeof options.address === "string"
+      ? parseAddress(options.address, "tcp")
+      : options.address;
+    if (this.endpoint.protocol === "tls" && !options.tls) {
+      throw new TypeError("A TLS collector needs a certificate and a key");
+    }
+    this.#log = options.logger ?? createLogger("ipfix-collector");
+    this.#clock = options.clock ?? systemClock;
+    this.cache = new TemplateCache({ clock: this.#clock });
+  }
+
+  /** The bound port (useful with port 0). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Starts listening; resolves once the socket is bound. */
+  listen(): Promise<void> {
+    const { host, port, protocol } = this.endpoint;
+    if (protocol === "udp") {
+      this.#udp = Deno.listenDatagram({ transport: "udp", hostname: host, port });
+      this.#port = (this.#udp.addr as Deno.NetAddr).port;
+      this.#tasks.push(this.#serveUdp(this.#udp));
+      this.#expiry = setInterval(() => this.cache.expire(), 60_000);
+    } else if (protocol === "tls" && this.#opts.tls?.ca) {
+      return this.#listenMutualTls();
+    } else {
+      const tls = this.#opts.tls;
+      this.#listener = protocol === "tls" && tls
+        ? Deno.listenTls({ hostname: host, port, cert: tls.cert, key: tls.key })
+        : Deno.listen({ hostname: host, port, transport: "tcp" });
+      this.#port = (this.#listener.addr as Deno.NetAddr).port;
+      this.#tasks.push(this.#accept(this.#listener, protocol as "tls" | "tcp"));
+    }
+    this.#log.info("Listening", { address: `${formatHostPort(host, this.#port)}:${protocol}` });
+    return Promise.resolve();
+  }
+
+  /** Stops listening and closes every session. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#expiry);
+    try {
+      this.#listener?.close();
+    } catch { /* already closed */ }
+    try {
+      this.#udp?.close();
+    } catch { /* already closed */ }
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+    if (this.#tlsServer) {
+      const server = this.#tlsServer;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await Promise.allSettled(this.#tasks);
+  }
+
+  #openSession(address: string, protocol: "tls" | "tcp" | "udp"): SessionKey {
+    const key = protocol === "udp" ? `udp:${address}` : this.#nextSession++;
+    this.sessions.set(key, {
+      address,
+      protocol,
+      messages: 0,
+      records: 0,
+      lost: 0,
+      unknownSets: 0,
+      errors: 0,
+      connectedAt: this.#clock(),
+    });
+    this.stats.sessionsOpened++;
+    this.stats.activeSessions++;
+    return key;
+  }
+
+  #closeSession(key: SessionKey): void {
+    if (!this.sessions.delete(key)) return;
+    this.stats.activeSessions--;
+    this.cache.closeSession(key);
+    const prefix = `${key}|`;
+    for (const k of this.#sequences.keys()) if (k.startsWith(prefix)) this.#sequences.delete(k);
+  }
+
+  async #accept(listener: Deno.Listener, protocol: "tls" | "tcp"): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        this.#tasks.push(this.#serveConn(conn, protocol));
+      }
+    } catch (e) {
+      if (!this.#closed) this.#log.error("Listener failed", { error: e });
+    }
+  }
+
+  async #serveConn(conn: Deno.Conn, protocol: "tls" | "tcp"): Promise<void> {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const address = formatHostPort(remote.hostname, remote.port);
+    this.#conns.add(conn);
+    if (protocol === "tls") {
+      try {
+        await (conn as Deno.TlsConn).handshake();
+      } catch (e) {
+        this.stats.tlsErrors++;
+        this.#log.warn("TLS handshake failed", { exporter: address, error: e });
+        this.#conns.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+        return;
+      }
+    }
+    const session = this.#openSession(address, protocol);
+    const framer = new StreamFramer(this.#opts.maxMessageSize ?? 65535);
+    const buf = new Uint8Array(256 * 1024);
+    let reason = "end of stream";
+    try {
+      while (true) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        const err = framer.push(
+          buf.subarray(0, n),
+          (msg) => this.#handle(msg, session, address, protocol),
+        );
+        if (err) {
+          reason = err;
+          this.#malformed(session, address, err, false);
+          break;
+        }
+      }
+    } catch (e) {
+      if (!this.#closed) reason = `read failed: ${e instanceof Error ? e.message : e}`;
+    }
+    this.#conns.delete(conn);
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    this.#log.info("Session closed", { exporter: address, reason });
+    this.#closeSession(session);
+  }
+
+  #listenMutualTls(): Promise<void> {
+    const tls = this.#opts.tls!;
+    const { host, port } = this.endpoint;
+    const server = createTlsServer({
+      cert: tls.cert,
+      key: tls.key,
+      ca: tls.ca,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: "TLSv1.2",
+    });
+    this.#tlsServer = server;
+    server.on("secureConnection", (socket: TLSSocket) => this.#serveNodeSocket(socket));
+    server.on("tlsClientError", (err: Error, socket: { remoteAddress?: string }) => {
+      this.stats.tlsErrors++;
+      this.#log.warn("TLS handshake failed", { exporter: socket?.remoteAddress, error: err });
+    });
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        const addr = server.address();
+        this.#port = typeof addr === "object" && addr ? addr.port : port;
+        this.#log.info("Listening", {
+          address: `${formatHostPort(host, this.#port)}:tls`,
+          mutualTls: true,
+        });
+        resolve();
+      });
+    });
+  }
+
+  #serveNodeSocket(socket: TLSSocket): void {
+    const address = formatHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
+    const session = this.#openSession(address, "tls");
+    const framer = new StreamFramer(this.#opts.maxMessageSize ?? 65535);
+    const handle = { close: () => socket.destroy() };
+    this.#conns.add(handle);
+    let done = false;
+    const finish = (reason: string) => {
+      if (done) return;
+      done = true;
+      this.#conns.delete(handle);
+      this.#log.info("Session closed", { exporter: address, reason });
+      this.#closeSession(session);
+    };
+    socket.on("data", (chunk: Uint8Array) => {
+      if (done) return;
+      const err = framer.push(chunk, (msg) => this.#handle(msg, session, address, "tls"));
+      if (err) {
+        this.#malformed(session, address, err, false);
+        socket.destroy();
+        finish(err);
+      }
+    });
+    socket.on("error", (e: Error) => finish(`socket error: ${e.message}`));
+    socket.on("close", () => finish("end of stream"));
+  }
+
+  async #serveUdp(udp: Deno.DatagramConn): Promise<void> {
+    try {
+      while (!this.#closed) {
+        const [data, addr] = await udp.receive();
+        const a = addr as Deno.NetAddr;
+        const address = formatHostPort(a.hostname, a.port);
+        const key = `udp:${address}`;
+        if (!this.sessions.has(key)) this.#openSession(address, "udp");
+        const err = this.#handle(data, key, address, "udp");
+        if (err) this.#malformed(key, address, err, true);
+      }
+    } catch (e) {
+      if (!this.#closed) this.#log.error("UDP receive failed", { error: e });
+    }
+  }
+
+  #malformed(session: SessionKey, address: string, reason: string, datagram: boolean): void {
+    this.stats.errors++;
+    const s = this.sessions.get(session);
+    if (s) s.errors++;
+    if (datagram) {
+      this.stats.datagramsDropped++;
+      this.#log.warn("Malformed datagram dropped", { exporter: address, reason });
+    } else {
+      this.stats.sessionsClosed++;
+      this.#log.warn("Malformed message, closing the session", { exporter: address, reason });
+    }
+  }
+
+  /** Decodes one message; returns the reason it is malformed, or undefined. */
+  #handle(
+    bytes: Uint8Array,
+    session: SessionKey,
+    address: string,
+    protocol: "tls" | "tcp" | "udp",
+  ): string | undefined {
+    let msg: DecodedMessage;
+    try {
+      msg = decodeMessage(bytes, this.cache, {
+        session,
+        templateLifetimeMs: protocol === "udp" ? UDP_TEMPLATE_LIFETIME_MS : Infinity,
+        ...(this.#opts.registry ? { registry: this.#opts.registry } : {}),
+      });
+      if (protocol === "udp" && msg.length !== bytes.length) {
+        return `datagram of ${bytes.length} octets holds a message of ${msg.length}`;
+      }
+    } catch (e) {
+      if (e instanceof RangeError || e instanceof SyntaxError) return e.message;
+      throw e;
+    }
+    const s = this.sessions.get(session)!;
+    this.stats.messages++;
+    this.stats.records += msg.recordCount;
+    this.stats.templates += msg.templates.length;
+    this.stats.unknownSets += msg.unknownSets.length;
+    s.messages++;
+    s.records += msg.recordCount;
+    s.unknownSets += msg.unknownSets.length;
+    this.#checkSequence(session, msg, s);
+    try {
+      this.#opts.onMessage(msg, { address, protocol, session });
+    } catch (e) {
+      this.#log.error("Message handler failed", { exporter: address, error: e });
+    }
+    return undefined;
+  }
+
+  /** Sequence numbers count the data records sent before a message. RFC 7011 §3.1 */
+  #checkSequence(session: SessionKey, msg: DecodedMessage, s: SessionStats): void {
+    const k = `${session}|${msg.observationDomainId}`;
+    const seq = this.#sequences.get(k);
+    const next = (msg.sequenceNumber + msg.recordCount) >>> 0;
+    const resync = msg.unknownSets.length > 0;
+    if (!seq) {
+      this.#sequences.set(k, { expected: next, resync });
+      return;
+    }
+    if (!seq.resync && msg.sequenceNumber !== seq.expected) {
+      const gap = (msg.sequenceNumber - seq.expected) >>> 0;
+      // A small step backwards is reordering (UDP), not two billion lost records.
+      if (gap < 0x80000000) {
+        this.stats.lost += gap;
+        s.lost += gap;
+      }
+    }
+    if (msg.recordCount > 0 || resync || seq.resync) {
+      seq.expected = next;
+    }
+    seq.resync = resync;
+  }
+}
+
+/** Splits a byte stream into messages by their length field. */
+export class StreamFramer {
+  #buf = new Uint8Array(0);
+  #len = 0;
+  readonly #max: number;
+
+  constructor(maxMessageSize = 65535) {
+    this.#max = maxMessageSize;
+  }
+
+  /**
+   * Appends a chunk and calls `onMessage` for each complete message; returns the reason the
+   * stream is malformed (the caller closes it), or undefined.
+   */
+  push(chunk: Uint8Array, onMessage: (msg: Uint8Array) => string | undefined): string | undefined {
+    let data: Uint8Array;
+    if (this.#len === 0) {
+      data = chunk;
+    } else {
+      if (this.#buf.length < this.#len + chunk.length) {
+        const grown = new Uint8Array(Math.max(this.#len + chunk.length, this.#buf.length * 2));
+        grown.set(this.#buf.subarray(0, this.#len));
+        this.#buf = grown;
+      }
+      this.#buf.set(chunk, this.#len);
+      this.#len += chunk.length;
+      data = this.#buf.subarray(0, this.#len);
+    }
+    let off = 0;
+    while (data.length - off >= 4) {
+      const version = (data[off]! << 8) | data[off + 1]!;
+      const length = (data[off + 2]! << 8) | data[off + 3]!;
+      if (version !== IPFIX_VERSION) {
+        return `unsupported version ${version} at stream offset ${off}`;
+      }
+      if (length < MESSAGE_HEADER_LENGTH || length > this.#max) {
+        return `invalid message length ${length}`;
+      }
+      if (data.length - off < length) break;
+      const err = onMessage(data.subarray(off, off + length));
+      if (err) return err;
+      off += length;
+    }
+    const rest = data.length - off;
+    if (rest === 0) {
+      this.#len = 0;
+    } else if (data === chunk) {
+      if (this.#buf.length < rest) this.#buf = new Uint8Array(Math.max(rest, 65536));
+      this.#buf.set(chunk.subarray(off));
+      this.#len = rest;
+    } else {
+      this.#buf.copyWithin(0, off, this.#len);
+      this.#len = rest;
+    }
+    return undefined;
+  }
+}

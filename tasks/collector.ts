@@ -1,0 +1,107 @@
+/**
+ * `deno task collector`: an IPFIX collector that prints every data record, as JSON lines or text.
+ *
+ * @module
+ */
+
+import {
+  CollectingProcess,
+  type DecodedMessage,
+  type ExporterInfo,
+  formatMessageText,
+  recordToJson,
+} from "../src/ipfix/mod.ts";
+import { onSignal, parseFlags, readFlagFile } from "./_cli.ts";
+
+const USAGE = `Usage: deno task collector [--address HOST:PORT:PROTO] [--format json|text]
+                             [--cert FILE --key FILE [--ca FILE]]
+
+Collects IPFIX (RFC 7011) and prints every data record to stdout as it arrives.
+
+  --address   where to listen: HOST:PORT:PROTO, PROTO tcp, udp or tls, IPv6 in brackets
+              (default 0.0.0.0:4739:tcp)
+  --format    json: one line per data record,
+                {"exportTime":N,"observationDomainId":N,"sequenceNumber":N,"templateId":N,
+                 "exporter":"ip:port","record":{"<elementName>":value,...}}
+              text: messages, templates and records, indented (default json)
+  --cert      PEM server certificate (tls)
+  --key       PEM private key (tls)
+  --ca        PEM CA certificate: exporters must present a client certificate it signed
+  -h, --help  this help
+
+Counters (records, messages, errors, lost) go to stderr on SIGINT or SIGTERM.`;
+
+const flags = parseFlags(USAGE, {
+  address: { type: "string", default: "0.0.0.0:4739:tcp" },
+  format: { type: "string", default: "json" },
+  cert: { type: "string" },
+  key: { type: "string" },
+  ca: { type: "string" },
+});
+if ((flags.format as string) !== "json" && (flags.format as string) !== "text") {
+  console.error(
+    `Invalid --format "${(flags.format as string)}": expected json or text\n\n${USAGE}`,
+  );
+  Deno.exit(2);
+}
+const cert = readFlagFile("--cert", flags.cert as string | undefined);
+const key = readFlagFile("--key", flags.key as string | undefined);
+const ca = readFlagFile("--ca", flags.ca as string | undefined);
+if ((cert === undefined) !== (key === undefined)) {
+  console.error("--cert and --key go together");
+  Deno.exit(2);
+}
+
+const out = Deno.stdout;
+const enc = new TextEncoder();
+const json = (flags.format as string) === "json";
+
+function print(msg: DecodedMessage, from: ExporterInfo): void {
+  let text = "";
+  if (json) {
+    const head =
+      `{"exportTime":${msg.exportTime},"observationDomainId":${msg.observationDomainId},"sequenceNumber":${msg.sequenceNumber},`;
+    const exporter = JSON.stringify(from.address);
+    for (const set of msg.dataSets) {
+      for (const r of set.records) {
+        text += `${head}"templateId":${set.templateId},"exporter":${exporter},"record":${
+          JSON.stringify(recordToJson(r))
+        }}\n`;
+      }
+    }
+  } else {
+    text = formatMessageText(msg, from.address);
+  }
+  if (text === "") return;
+  const bytes = enc.encode(text);
+  let off = 0;
+  while (off < bytes.length) off += out.writeSync(bytes.subarray(off));
+}
+
+let collector: CollectingProcess;
+try {
+  collector = new CollectingProcess({
+    address: flags.address as string,
+    ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}) } } : {}),
+    onMessage: print,
+  });
+  await collector.listen();
+} catch (e) {
+  console.error(`Cannot start the collector: ${e instanceof Error ? e.message : e}`);
+  Deno.exit(1);
+}
+
+onSignal(async () => {
+  await collector.close();
+  const s = collector.stats;
+  console.error(JSON.stringify({
+    records: s.records,
+    messages: s.messages,
+    templates: s.templates,
+    errors: s.errors,
+    lost: s.lost,
+    unknownSets: s.unknownSets,
+    sessions: s.sessionsOpened,
+  }));
+  Deno.exit(0);
+});

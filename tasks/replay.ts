@@ -1,0 +1,156 @@
+/**
+ * `deno task replay`: reads data records as JSON lines (the collector's output) on stdin and
+ * exports them as IPFIX.
+ *
+ * @module
+ */
+
+import {
+  type CompiledTemplate,
+  compileTemplate,
+  DEFAULT_LENGTH,
+  defaultRegistry,
+  ExportingProcess,
+  parseAddress,
+  parseRecordLine,
+  VARIABLE_LENGTH,
+} from "../src/ipfix/mod.ts";
+import { parseFlags, readFlagFile } from "./_cli.ts";
+
+const USAGE =
+  `Usage: deno task replay --collector HOST:PORT:PROTO [--ca FILE] [--cert FILE --key FILE]
+                          [--mtu N]
+
+Reads data records on stdin, one JSON line each, in the shape the collector prints,
+  {"observationDomainId":N,"templateId":N,"record":{"<elementName>":value,...}}
+and exports them as IPFIX. Records with the same element names share one template.
+A bad line is reported with its line number and skipped; the exit status is then 1.
+
+  --collector  HOST:PORT:PROTO, PROTO tls (default), tcp or udp; IPv6 in brackets
+  --ca         PEM CA certificate that signed the collector's certificate (tls)
+  --cert/--key PEM client certificate and key, for collectors that require mutual TLS
+  --mtu        path MTU for udp (default 1500)
+  -h, --help   this help`;
+
+const flags = parseFlags(USAGE, {
+  collector: { type: "string" },
+  ca: { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
+  mtu: { type: "string" },
+});
+if (!flags.collector) {
+  console.error(`--collector is required\n\n${USAGE}`);
+  Deno.exit(2);
+}
+let endpoint;
+try {
+  endpoint = parseAddress(flags.collector as string, "tls");
+} catch (e) {
+  console.error(e instanceof Error ? e.message : e);
+  Deno.exit(2);
+}
+const mtu = flags.mtu === undefined ? undefined : Number(flags.mtu);
+const ca = readFlagFile("--ca", flags.ca as string | undefined);
+const cert = readFlagFile("--cert", flags.cert as string | undefined);
+const key = readFlagFile("--key", flags.key as string | undefined);
+const tls = {
+  ...(ca ? { caCerts: [ca] } : {}),
+  ...(cert && key ? { cert, key } : {}),
+};
+
+interface Domain {
+  exporter: ExportingProcess;
+  /** Element-name list → template. */
+  templates: Map<string, CompiledTemplate>;
+  usedIds: Set<number>;
+  nextId: number;
+}
+const domains = new Map<number, Domain>();
+
+function domainOf(id: number): Domain {
+  let d = domains.get(id);
+  if (!d) {
+    const exporter = new ExportingProcess({
+      address: endpoint!,
+      observationDomainId: id,
+      tls,
+      ...(mtu !== undefined ? { mtu } : {}),
+      bufferLimit: 1 << 22,
+    });
+    exporter.start();
+    d = { exporter, templates: new Map(), usedIds: new Set(), nextId: 256 };
+    domains.set(id, d);
+  }
+  return d;
+}
+
+const scratch = new Uint8Array(65535 * 2);
+let lineNo = 0;
+let skipped = 0;
+let records = 0;
+const decoder = new TextDecoder();
+let pending = "";
+
+function handleLine(line: string): void {
+  lineNo++;
+  if (line.trim() === "") return;
+  try {
+    const { header, elements, names, record } = parseRecordLine(line, defaultRegistry);
+    const domainId = header.observationDomainId ?? 0;
+    const key = names.join(",");
+    let t = domains.get(domainId)?.templates.get(key);
+    const known = t !== undefined;
+    t ??= compileTemplate({
+      id: 0,
+      scopeFieldCount: 0,
+      fields: elements.map((element) => ({
+        element,
+        length: DEFAULT_LENGTH[element.type] ?? VARIABLE_LENGTH,
+      })),
+    });
+    // Validate first, so that a bad value is reported with its line number and sends nothing.
+    t.encode(new DataView(scratch.buffer), scratch, 0, scratch.length, record);
+    const d = domainOf(domainId);
+    if (!known) {
+      let id = header.templateId ?? 0;
+      if (id < 256 || d.usedIds.has(id)) {
+        while (d.usedIds.has(d.nextId)) d.nextId++;
+        id = d.nextId;
+      }
+      if (id > 65535) throw new RangeError("Too many distinct templates in one observation domain");
+      d.usedIds.add(id);
+      t = d.exporter.addTemplate({ ...t.template, id });
+      d.templates.set(key, t);
+    }
+    d.exporter.send(t, record);
+    records++;
+  } catch (e) {
+    skipped++;
+    console.error(`line ${lineNo}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+for await (const chunk of Deno.stdin.readable) {
+  pending += decoder.decode(chunk, { stream: true });
+  let nl: number;
+  while ((nl = pending.indexOf("\n")) >= 0) {
+    handleLine(pending.slice(0, nl));
+    pending = pending.slice(nl + 1);
+  }
+  // Let the exporters write while stdin is read.
+  await new Promise((r) => setTimeout(r, 0));
+}
+pending += decoder.decode();
+if (pending !== "") handleLine(pending);
+
+let sent = 0;
+let dropped = 0;
+for (const d of domains.values()) {
+  await d.exporter.close(60_000);
+  sent += d.exporter.stats.recordsSent;
+  dropped += d.exporter.stats.recordsDropped + d.exporter.stats.recordsUnsent +
+    d.exporter.stats.recordsInvalid;
+}
+console.error(JSON.stringify({ lines: lineNo, records, sent, skipped, dropped }));
+Deno.exit(skipped > 0 || dropped > 0 ? 1 : 0);
