@@ -47,6 +47,9 @@ export interface CompiledTemplate {
   readonly encode: (dv: DataView, u8: Uint8Array, o: number, cap: number, r: DataRecord) => number;
 }
 
+/** Addresses parsed recently: exporters send the same pod addresses over and over. */
+const ip4Parsed = new Map<string, number>();
+
 /** Helpers the generated code calls; passed in so the code needs no imports. */
 const H = {
   ...V,
@@ -79,16 +82,18 @@ const H = {
     while (n > 0 && u8[o + n - 1] === 0) n--;
     return V.decodeString(u8, o, n);
   },
-  ip4(name: string, v: unknown, u8: Uint8Array, o: number): void {
-    if (v === undefined) {
-      u8[o] =
-        u8[o + 1] =
-        u8[o + 2] =
-        u8[o + 3] =
-          0;
-    } else if (typeof v !== "string" || !V.parseIPv4Into(v, u8, o)) {
-      H.bad(name, v, "an IPv4 address");
-    }
+  ip4(name: string, v: unknown, dv: DataView, o: number): void {
+    if (typeof v === "string") {
+      const known = ip4Parsed.get(v);
+      if (known !== undefined) return dv.setUint32(o, known);
+      const u8 = new Uint8Array(dv.buffer, dv.byteOffset + o, 4);
+      if (V.parseIPv4Into(v, u8, 0)) {
+        if (ip4Parsed.size >= 65536) ip4Parsed.clear();
+        ip4Parsed.set(v, dv.getUint32(o));
+        return;
+      }
+    } else if (v === undefined) return dv.setUint32(o, 0);
+    H.bad(name, v, "an IPv4 address");
   },
   ip6(name: string, v: unknown, u8: Uint8Array, o: number): void {
     if (v === undefined) u8.fill(0, o, o + 16);
@@ -239,7 +244,7 @@ function encodeStmt(type: DataType, len: number, n: string, v: string, o: string
     case "macAddress":
       return `H.mac(${n}, ${v}, u8, ${o});`;
     case "ipv4Address":
-      return `H.ip4(${n}, ${v}, u8, ${o});`;
+      return `H.ip4(${n}, ${v}, dv, ${o});`;
     case "ipv6Address":
       return `H.ip6(${n}, ${v}, u8, ${o});`;
     case "dateTimeMicroseconds":
@@ -247,7 +252,7 @@ function encodeStmt(type: DataType, len: number, n: string, v: string, o: string
     case "dateTimeNanoseconds":
       return `H.nanos(${n}, ${v}, dv, ${o});`;
     case "string":
-      return `{ const s = H.str(${n}, ${v}); u8.fill(0, ${o}, ${o} + ${len}); H.encodeString(s, u8, ${o}, ${len}); }`;
+      return `{ const s = H.str(${n}, ${v}); if (H.utf8Length(s) > ${len}) H.bad(${n}, s, "a string of at most ${len} octets"); u8.fill(0, ${o}, ${o} + ${len}); H.encodeString(s, u8, ${o}, ${len}); }`;
     default:
       return `{ const b = H.bytes(${n}, ${v}); if (b.length !== ${len}) H.bad(${n}, ${v}, "${len} octets"); u8.set(b, ${o}); }`;
   }

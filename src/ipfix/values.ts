@@ -100,9 +100,21 @@ export function writeSigned(u8: Uint8Array, o: number, v: number | bigint, len: 
   writeUnsigned(u8, o, BigInt.asUintN(len * 8, b), len);
 }
 
+// Pod and node addresses recur in every record: cache their text form.
+const IP4_CACHE_SIZE = 4096;
+const ip4Keys = new Float64Array(IP4_CACHE_SIZE).fill(-1);
+const ip4Values: string[] = new Array(IP4_CACHE_SIZE).fill("");
+
 /** Formats 4 octets as a dotted-quad IPv4 address. */
 export function formatIPv4(u8: Uint8Array, o: number): string {
-  return DEC[u8[o]!] + "." + DEC[u8[o + 1]!] + "." + DEC[u8[o + 2]!] + "." + DEC[u8[o + 3]!];
+  const a = u8[o]!, b = u8[o + 1]!, c = u8[o + 2]!, d = u8[o + 3]!;
+  const key = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+  const idx = (key ^ (key >>> 12) ^ (key >>> 24)) & (IP4_CACHE_SIZE - 1);
+  if (ip4Keys[idx] === key) return ip4Values[idx]!;
+  const s = DEC[a] + "." + DEC[b] + "." + DEC[c] + "." + DEC[d];
+  ip4Keys[idx] = key;
+  ip4Values[idx] = s;
+  return s;
 }
 
 /** Formats 16 octets as an IPv6 address in the form of RFC 5952 §4. */
