@@ -9,6 +9,7 @@ import {
   type DecodedMessage,
   type ExporterInfo,
   formatMessageText,
+  parseAddress,
   recordToJson,
 } from "../src/ipfix/mod.ts";
 import { onSignal, parseFlags, readFlagFile } from "./_cli.ts";
@@ -42,6 +43,12 @@ if ((flags.format as string) !== "json" && (flags.format as string) !== "text") 
   console.error(
     `Invalid --format "${(flags.format as string)}": expected json or text\n\n${USAGE}`,
   );
+  Deno.exit(2);
+}
+try {
+  parseAddress(flags.address as string, "tcp");
+} catch (e) {
+  console.error(`${e instanceof Error ? e.message : e}\n\n${USAGE}`);
   Deno.exit(2);
 }
 const cert = readFlagFile("--cert", flags.cert as string | undefined);

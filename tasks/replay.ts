@@ -11,8 +11,10 @@ import {
   DEFAULT_LENGTH,
   defaultRegistry,
   ExportingProcess,
+  MAX_MESSAGE_SIZE,
   parseAddress,
   parseRecordLine,
+  udpMessageSize,
   VARIABLE_LENGTH,
 } from "../src/ipfix/mod.ts";
 import { parseFlags, readFlagFile } from "./_cli.ts";
@@ -51,6 +53,14 @@ try {
   Deno.exit(2);
 }
 const mtu = flags.mtu === undefined ? undefined : Number(flags.mtu);
+let maxMessageSize = MAX_MESSAGE_SIZE;
+try {
+  if (endpoint.protocol === "udp") maxMessageSize = udpMessageSize(mtu);
+  else if (mtu !== undefined) udpMessageSize(mtu);
+} catch (e) {
+  console.error(`Invalid --mtu ${flags.mtu}: ${e instanceof Error ? e.message : e}`);
+  Deno.exit(2);
+}
 const ca = readFlagFile("--ca", flags.ca as string | undefined);
 const cert = readFlagFile("--cert", flags.cert as string | undefined);
 const key = readFlagFile("--key", flags.key as string | undefined);
@@ -110,7 +120,13 @@ function handleLine(line: string): void {
       })),
     });
     // Validate first, so that a bad value is reported with its line number and sends nothing.
-    t.encode(new DataView(scratch.buffer), scratch, 0, scratch.length, record);
+    const size = t.encode(new DataView(scratch.buffer), scratch, 0, scratch.length, record);
+    // Message header (16) and set header (4) come on top of the record.
+    if (size + 20 > maxMessageSize) {
+      throw new RangeError(
+        `Record of ${size} octets does not fit a message of ${maxMessageSize} octets`,
+      );
+    }
     const d = domainOf(domainId);
     if (!known) {
       let id = header.templateId ?? 0;

@@ -87,7 +87,9 @@ export function difference(
   if (Array.isArray(actual) && Array.isArray(expected) && actual.length !== expected.length) {
     return `${here}: length ${actual.length} vs ${expected.length}`;
   }
-  const ak = Reflect.ownKeys(actual).filter((k) => Object.prototype.propertyIsEnumerable.call(actual, k));
+  const ak = Reflect.ownKeys(actual).filter((k) =>
+    Object.prototype.propertyIsEnumerable.call(actual, k)
+  );
   const bk = Reflect.ownKeys(expected).filter((k) =>
     Object.prototype.propertyIsEnumerable.call(expected, k)
   );
@@ -194,7 +196,9 @@ export function hex(...parts: string[]): Uint8Array {
   return out;
 }
 
-/** Reads a test vector of `testdata/` (hex, whitespace allowed). */
+/** Reads a test vector of `testdata/`: one hex string, whitespace allowed, nothing else. */
 export async function readVector(name: string): Promise<Uint8Array> {
-  return hex(await Deno.readTextFile(new URL(`../../testdata/${name}`, import.meta.url)));
+  const text = await Deno.readTextFile(new URL(`../../testdata/${name}`, import.meta.url));
+  if (text.includes("#")) throw new SyntaxError(`Test vector ${name} is not plain hex`);
+  return hex(text);
 }

@@ -46,7 +46,9 @@ export function parseAddress(text: string, defaultProtocol: Protocol = "tls"): E
     rest = rest.slice(1);
   } else {
     const parts = s.split(":");
-    if (parts.length > 3) {
+    const looksV6 = parts.length === 3 && parts[1] === "" &&
+      !PROTOCOLS.has(parts[2]!.toLowerCase());
+    if (parts.length > 3 || looksV6) {
       throw new TypeError(
         `Invalid address "${text}": write an IPv6 host in brackets, as [${s}]:4739:tcp`,
       );

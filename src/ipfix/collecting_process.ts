@@ -273,6 +273,10 @@ export class CollectingProcess {
     } catch (e) {
       if (!this.#closed) reason = `read failed: ${e instanceof Error ? e.message : e}`;
     }
+    if (framer.buffered > 0 && reason === "end of stream") {
+      reason = `stream ended inside a message (${framer.buffered} octets)`;
+      this.#malformed(session, address, reason, false);
+    }
     this.#conns.delete(conn);
     try {
       conn.close();
@@ -337,7 +341,14 @@ export class CollectingProcess {
       }
     });
     socket.on("error", (e: Error) => finish(`socket error: ${e.message}`));
-    socket.on("close", () => finish("end of stream"));
+    socket.on("close", () => {
+      if (!done && framer.buffered > 0) {
+        const reason = `stream ended inside a message (${framer.buffered} octets)`;
+        this.#malformed(session, address, reason, false);
+        finish(reason);
+      }
+      finish("end of stream");
+    });
   }
 
   async #serveUdp(udp: Deno.DatagramConn): Promise<void> {
@@ -419,15 +430,15 @@ export class CollectingProcess {
     }
     if (!seq.resync && msg.sequenceNumber !== seq.expected) {
       const gap = (msg.sequenceNumber - seq.expected) >>> 0;
-      // A small step backwards is reordering (UDP), not two billion lost records.
-      if (gap < 0x80000000) {
-        this.stats.lost += gap;
-        s.lost += gap;
+      if (gap >= 0x80000000) {
+        // A step backwards is a late message (UDP reordering): neither lost nor a new position.
+        if (resync) seq.resync = true;
+        return;
       }
+      this.stats.lost += gap;
+      s.lost += gap;
     }
-    if (msg.recordCount > 0 || resync || seq.resync) {
-      seq.expected = next;
-    }
+    seq.expected = next;
     seq.resync = resync;
   }
 }
@@ -440,6 +451,11 @@ export class StreamFramer {
 
   constructor(maxMessageSize = 65535) {
     this.#max = maxMessageSize;
+  }
+
+  /** Octets of an incomplete message held back. */
+  get buffered(): number {
+    return this.#len;
   }
 
   /**

@@ -68,6 +68,29 @@ interface Item {
 }
 
 const BATCH = 4096;
+/** A connection that lasted this long resets the reconnect backoff. */
+const STABLE_CONNECTION_MS = 10_000;
+/** Wait after a TLS handshake for a late refusal of the client certificate. */
+const TLS_SETTLE_MS = 250;
+
+/** Resolves when the peer ends the stream: collectors send nothing, so any read result is the end. */
+async function watchEnd(conn: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(512);
+  try {
+    while ((await conn.read(buf)) !== null) { /* discard */ }
+  } catch {
+    // Reset, or closed locally.
+  }
+}
+
+/** Whether `p` settles within `ms`. */
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p.then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
 
 /**
  * An exporting process for one collector.
@@ -241,10 +264,12 @@ export class ExportingProcess {
     while (!this.#closed) {
       try {
         await this.#connect();
-        backoff = initial;
+        const since = this.#clock();
         const lost = new Promise<void>((resolve) => (this.#disconnected = resolve));
         void this.#pump();
         await lost;
+        // A connection that did not last is no reason to hammer the collector again.
+        if (this.#clock() - since >= STABLE_CONNECTION_MS) backoff = initial;
       } catch (e) {
         this.stats.connectFailures++;
         this.#log.warn("Cannot connect to the collector", {
@@ -254,16 +279,23 @@ export class ExportingProcess {
         });
       }
       if (this.#closed) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, backoff);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = null;
+      await this.#sleep(backoff);
       backoff = Math.min(backoff * 2, max);
     }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+    });
   }
 
   async #connect(): Promise<void> {
@@ -275,18 +307,50 @@ export class ExportingProcess {
         this.#needTemplates = true;
         void this.#pump();
       }, this.#opts.templateRefreshMs ?? 600_000);
-    } else if (protocol === "tls") {
-      const tls = this.#opts.tls ?? {};
-      this.#conn = await Deno.connectTls({
-        hostname: host,
-        port,
-        ...(tls.caCerts ? { caCerts: tls.caCerts } : {}),
-        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-      });
-      await (this.#conn as Deno.TlsConn).handshake();
     } else {
-      this.#conn = await Deno.connect({ hostname: host, port, transport: "tcp" });
-      (this.#conn as Deno.TcpConn).setNoDelay(true);
+      let conn: Deno.Conn | undefined;
+      try {
+        if (protocol === "tls") {
+          const tls = this.#opts.tls ?? {};
+          const c = await Deno.connectTls({
+            hostname: host,
+            port,
+            ...(tls.caCerts ? { caCerts: tls.caCerts } : {}),
+            ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+          });
+          conn = c;
+          await c.handshake();
+        } else {
+          const c = await Deno.connect({ hostname: host, port, transport: "tcp" });
+          conn = c;
+          c.setNoDelay(true);
+        }
+        const ended = watchEnd(conn);
+        if (protocol === "tls") {
+          // Under TLS 1.3 a collector that refuses our client certificate says so only after
+          // the handshake: give it a moment before trusting the connection with records.
+          if (await settlesWithin(ended, TLS_SETTLE_MS)) {
+            throw new Error(
+              "The collector closed the connection after the TLS handshake: is the client certificate accepted?",
+            );
+          }
+        }
+        this.#conn = conn;
+        void ended.then(() => {
+          if (this.#conn !== conn) return;
+          if (!this.#closed) {
+            this.#log.warn("Collector closed the connection", { collector: this.address });
+          }
+          this.#dropConnection();
+        });
+      } catch (e) {
+        try {
+          conn?.close();
+        } catch {
+          // Already closed.
+        }
+        throw e;
+      }
     }
     if (this.#everConnected) this.stats.reconnects++;
     this.#everConnected = true;
@@ -298,23 +362,6 @@ export class ExportingProcess {
     });
     this.#needTemplates = true;
     this.#log.info("Connected to the collector", { collector: this.address });
-    if (this.#conn) void this.#watch(this.#conn);
-  }
-
-  /** Collectors send nothing: a read returns only at end of stream or on error. */
-  async #watch(conn: Deno.Conn): Promise<void> {
-    const buf = new Uint8Array(512);
-    try {
-      while ((await conn.read(buf)) !== null) { /* discard */ }
-    } catch {
-      // Reset or closed locally.
-    }
-    if (this.#conn === conn) {
-      if (!this.#closed) {
-        this.#log.warn("Collector closed the connection", { collector: this.address });
-      }
-      this.#dropConnection();
-    }
   }
 
   #dropConnection(): void {

@@ -55,7 +55,12 @@ const FLOAT_WORDS: Record<string, number> = {
 };
 
 function integer(name: string, v: JsonValue): number | bigint {
-  if (typeof v === "number" && Number.isInteger(v)) return v;
+  if (typeof v === "number" && Number.isSafeInteger(v)) return v;
+  if (typeof v === "number" && Number.isInteger(v)) {
+    throw new TypeError(
+      `Invalid value ${v} for ${name}: integers above 2^53−1 lose precision as JSON numbers; write them as decimal strings`,
+    );
+  }
   if (typeof v === "string" && /^-?\d+$/.test(v)) {
     const b = BigInt(v);
     return b >= -9007199254740991n && b <= 9007199254740991n ? Number(b) : b;
@@ -86,7 +91,7 @@ export function fromJsonValue(name: string, type: DataType, v: JsonValue): Value
     case "float32":
     case "float64":
       if (typeof v === "number") return v;
-      if (typeof v === "string" && v in FLOAT_WORDS) return FLOAT_WORDS[v]!;
+      if (typeof v === "string" && Object.hasOwn(FLOAT_WORDS, v)) return FLOAT_WORDS[v]!;
       throw new TypeError(`Invalid value ${JSON.stringify(v)} for ${name}: expected a number`);
     case "boolean":
       if (typeof v === "boolean") return v;
