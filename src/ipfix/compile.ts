@@ -210,19 +210,20 @@ function decodeExpr(type: DataType, len: number, o: string): string {
 }
 
 function encodeStmt(type: DataType, len: number, n: string, v: string, o: string): string {
-  const num = (max: string, want: string) =>
-    `if (${v} === undefined) ${v} = 0; else if (typeof ${v} !== "number" || !(${v} >= 0 && ${v} <= ${max}) || ${v} % 1 !== 0) H.bad(${n}, ${v}, "${want}");`;
+  // Numbers in range take the fast path; bigints, undefined and errors go through H.uint.
+  const uint = (max: string, set: string) =>
+    `if (typeof ${v} === "number" && ${v} >= 0 && ${v} <= ${max} && ${v} % 1 === 0) ${set}; else H.uint(${n}, ${v}, u8, ${o}, ${len});`;
   switch (type) {
     case "unsigned8":
-      return `${num("255", "an unsigned8")} u8[${o}] = ${v};`;
+      return uint("255", `u8[${o}] = ${v}`);
     case "unsigned16":
       return len === 2
-        ? `${num("65535", "an unsigned16")} dv.setUint16(${o}, ${v});`
+        ? uint("65535", `dv.setUint16(${o}, ${v})`)
         : `H.uint(${n}, ${v}, u8, ${o}, ${len});`;
     case "unsigned32":
     case "dateTimeSeconds":
       return len === 4
-        ? `${num("4294967295", "an unsigned32")} dv.setUint32(${o}, ${v});`
+        ? uint("4294967295", `dv.setUint32(${o}, ${v})`)
         : `H.uint(${n}, ${v}, u8, ${o}, ${len});`;
     case "unsigned64":
     case "dateTimeMilliseconds":
@@ -254,14 +255,22 @@ function encodeStmt(type: DataType, len: number, n: string, v: string, o: string
     case "string":
       return `{ const s = H.str(${n}, ${v}); if (H.utf8Length(s) > ${len}) H.bad(${n}, s, "a string of at most ${len} octets"); u8.fill(0, ${o}, ${o} + ${len}); H.encodeString(s, u8, ${o}, ${len}); }`;
     default:
-      return `{ const b = H.bytes(${n}, ${v}); if (b.length !== ${len}) H.bad(${n}, ${v}, "${len} octets"); u8.set(b, ${o}); }`;
+      return `if (${v} === undefined) u8.fill(0, ${o}, ${o} + ${len}); else { const b = H.bytes(${n}, ${v}); if (b.length !== ${len}) H.bad(${n}, ${v}, "${len} octets"); u8.set(b, ${o}); }`;
   }
 }
 
-const compiledBySignature = new Map<string, {
-  decode: CompiledTemplate["decode"];
-  encode: CompiledTemplate["encode"];
-}>();
+type DecodeFn = CompiledTemplate["decode"];
+type EncodeFn = CompiledTemplate["encode"];
+
+/** Generated code of one record layout; functions are built on first use. */
+interface Layout {
+  readonly decodeSrc: string;
+  readonly encodeSrc: string;
+  decode?: DecodeFn;
+  encode?: EncodeFn;
+}
+
+const layouts = new Map<string, Layout>();
 
 /** A string that identifies the record layout of a template (names, types and lengths). */
 function signature(template: Template, names: string[]): string {
@@ -269,8 +278,9 @@ function signature(template: Template, names: string[]): string {
 }
 
 /**
- * Compiles a template into a record decoder and encoder. Layouts are cached, so a template
- * resent with the same fields costs a map lookup.
+ * Compiles a template into a record decoder and encoder. Each is generated on its first use
+ * (a collector never encodes), and layouts are cached, so a template resent with the same fields
+ * costs a map lookup. Throws a RangeError for a template whose records would be empty.
  *
  * @example
  * ```ts
@@ -284,28 +294,49 @@ export function compileTemplate(template: Template): CompiledTemplate {
   const names = fieldNames(template);
   let minLength = 0;
   for (const f of template.fields) minLength += f.length === VARIABLE_LENGTH ? 1 : f.length;
-  const sig = signature(template, names);
-  let fns = compiledBySignature.get(sig);
-  if (!fns) {
-    fns = generate(template, names);
-    if (compiledBySignature.size > 10000) compiledBySignature.clear();
-    compiledBySignature.set(sig, fns);
+  if (minLength === 0) {
+    throw new RangeError(`Template ${template.id} describes records of length 0`);
   }
-  return { template, names, minLength, decode: fns.decode, encode: fns.encode };
+  const sig = signature(template, names);
+  let layout = layouts.get(sig);
+  if (!layout) {
+    layout = generate(template, names);
+    if (layouts.size >= 10000) layouts.clear();
+    layouts.set(sig, layout);
+  }
+  const l = layout;
+  // Names come from registries and are JSON-quoted; values never become code.
+  const c: { -readonly [K in keyof CompiledTemplate]: CompiledTemplate[K] } = {
+    template,
+    names,
+    minLength,
+    decode: l.decode ?? ((dv, u8, o, end, cur) => {
+      l.decode ??= new Function("H", l.decodeSrc)(H) as DecodeFn;
+      c.decode = l.decode;
+      return l.decode(dv, u8, o, end, cur);
+    }),
+    encode: l.encode ?? ((dv, u8, o, cap, r) => {
+      l.encode ??= new Function("H", l.encodeSrc)(H) as EncodeFn;
+      c.encode = l.encode;
+      return l.encode(dv, u8, o, cap, r);
+    }),
+  };
+  return c;
 }
 
-function generate(template: Template, names: string[]): {
-  decode: CompiledTemplate["decode"];
-  encode: CompiledTemplate["encode"];
-} {
+function generate(template: Template, names: string[]): Layout {
   const dec: string[] = [];
   const enc: string[] = [];
   const props: string[] = [];
   // Fixed-size runs are checked once; variable-length fields check their own length.
   let fixedRun = 0;
   let runStartIdx = -1;
+  let encRunStartIdx = -1;
   const flushRun = () => {
-    if (fixedRun > 0) dec[runStartIdx] = `if (o + ${fixedRun} > end) H.trunc(o);`;
+    if (fixedRun > 0) {
+      dec[runStartIdx] = `if (o + ${fixedRun} > end) H.trunc(o);`;
+      enc[encRunStartIdx] = `if (o + ${fixedRun} > cap) H.full(o);`;
+    }
     fixedRun = 0;
   };
   template.fields.forEach((f, i) => {
@@ -336,10 +367,11 @@ function generate(template: Template, names: string[]): {
     if (fixedRun === 0) {
       runStartIdx = dec.length;
       dec.push("");
+      encRunStartIdx = enc.length;
+      enc.push("");
     }
     fixedRun += f.length;
     dec.push(`const v${i} = ${decodeExpr(type, f.length, "o")}; o += ${f.length};`);
-    enc.push(`if (o + ${f.length} > cap) H.full(o);`);
     enc.push(encodeStmt(type, f.length, n, "v", "o"), `o += ${f.length};`);
   });
   flushRun();
@@ -350,10 +382,7 @@ function generate(template: Template, names: string[]): {
     `"use strict"; return function encode(dv, u8, o, cap, r) { let v, s, b, L = 0; ${
       enc.join("\n")
     }\nreturn o; };`;
-  // Names come from registries and are JSON-quoted; values never become code.
-  const decode = new Function("H", decodeSrc)(H) as CompiledTemplate["decode"];
-  const encode = new Function("H", encodeSrc)(H) as CompiledTemplate["encode"];
-  return { decode, encode };
+  return { decodeSrc, encodeSrc };
 }
 
 export type { Helpers };

@@ -14,7 +14,7 @@ const NTP_UNIX_OFFSET_N = 2208988800n;
 const NANOS = 1_000_000_000n;
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const DEC: string[] = Array.from({ length: 256 }, (_, i) => String(i));
-const utf8 = new TextDecoder("utf-8");
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 /** Reads an unsigned integer of 1–8 octets (reduced-size encoding, RFC 7011 §6.2). */
@@ -319,7 +319,7 @@ export function utf8Length(s: string): number {
     const c = s.charCodeAt(i);
     if (c < 0x80) n += 1;
     else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+    else if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
       n += 4;
       i++;
     } else n += 3;
@@ -341,6 +341,8 @@ function ntpSeconds(sec: number): number {
 
 function unixToNtpSeconds(sec: number): number {
   const n = sec + NTP_UNIX_OFFSET;
+  // Readable range: era 0 from 1968-01-20 (0x80000000) to era 1 up to 2104-02-26.
+  if (n < 0x80000000 || n >= TWO32 + 0x80000000) return -1;
   return n >= TWO32 ? n - TWO32 : n;
 }
 
@@ -382,8 +384,10 @@ export function writeNanos(dv: DataView, o: number, ns: bigint | number): void {
     sec -= 1n;
   }
   let ntp = sec + NTP_UNIX_OFFSET_N;
+  if (ntp < 0x80000000n || ntp >= (1n << 32n) + 0x80000000n) {
+    throw new TypeError(`Timestamp ${ns} ns is out of range`);
+  }
   if (ntp >= 1n << 32n) ntp -= 1n << 32n;
-  if (ntp < 0n || ntp >= 1n << 32n) throw new TypeError(`Timestamp ${ns} ns is out of range`);
   dv.setUint32(o, Number(ntp));
   dv.setUint32(o + 4, Number(((rest << 32n) + NANOS - 1n) / NANOS));
 }

@@ -1,0 +1,124 @@
+/**
+ * The decoder against mutated and random input: it returns, or throws a TruncatedError
+ * (RangeError) or MalformedError (SyntaxError); nothing else. A failure prints the seed and the
+ * case; `deno task fuzz -- --seed S --case I` replays it, `deno task fuzz` runs longer.
+ */
+
+import {
+  applyMutation,
+  buildCorpus,
+  type CaseFailure,
+  describeFailure,
+  type FuzzCase,
+  fuzzCase,
+  garbageCase,
+  lengthFields,
+  MUTATIONS,
+  newStats,
+  Rng,
+  runCase,
+  type RunStats,
+  TEST_REGISTRY,
+  truncationCases,
+} from "./_fuzz_corpus.ts";
+import { assert, assertEquals, AssertionError } from "./_test_util.ts";
+import { decodeMessage } from "./decoder.ts";
+import { TemplateCache } from "./template_cache.ts";
+
+/** The seed of this test's runs; change it to explore, keep it fixed to reproduce. */
+const SEED = 0x1f2e3d4c;
+const RANDOM_CASES = 100_000;
+const GARBAGE_CASES = 10_000;
+
+/** Runs cases; throws with the first few failures described. */
+function run(cases: Iterable<FuzzCase>, seed: number): RunStats {
+  const stats = newStats();
+  const failures: CaseFailure[] = [];
+  for (const c of cases) {
+    const f = runCase(c, stats);
+    if (f) failures.push(f);
+    if (failures.length >= 5) break;
+  }
+  if (failures.length > 0) {
+    throw new AssertionError(
+      `${failures.length} unexpected outcome(s) after ${stats.cases} cases\n\n` +
+        failures.map((f) => describeFailure(seed, f)).join("\n\n"),
+    );
+  }
+  return stats;
+}
+
+function* generate<T>(n: number, make: (i: number) => T): Generator<T> {
+  for (let i = 0; i < n; i++) yield make(i);
+}
+
+Deno.test("fuzz corpus: every seed message is valid and decodes", () => {
+  const corpus = buildCorpus();
+  assert(corpus.length >= 8, `${corpus.length} seeds`);
+  let records = 0;
+  for (const seed of corpus) {
+    const cache = new TemplateCache();
+    for (const t of seed.prime) cache.set("s", 1, t);
+    const d = decodeMessage(seed.bytes, cache, { session: "s", registry: TEST_REGISTRY });
+    assertEquals(d.unknownSets.length, seed.name === "mixed sets" ? 1 : 0, seed.name);
+    records += d.recordCount;
+    const fields = lengthFields(seed.bytes, seed.templates);
+    assert(fields.u16.length >= 2, `${seed.name}: length fields found`);
+  }
+  assert(records >= 20, `${records} records in the corpus`);
+});
+
+Deno.test("fuzz corpus: cases are a pure function of (seed, index)", () => {
+  for (let i = 0; i < 200; i++) {
+    const a = fuzzCase(SEED, i);
+    const b = fuzzCase(SEED, i);
+    assertEquals(a.messages, b.messages);
+    assertEquals(a.description, b.description);
+    assertEquals(garbageCase(SEED, i).messages, garbageCase(SEED, i).messages);
+  }
+  // Different indexes, different cases.
+  const distinct = new Set<string>();
+  for (let i = 0; i < 200; i++) distinct.add(fuzzCase(SEED, i).description);
+  assert(distinct.size > 190, `${distinct.size} distinct of 200`);
+});
+
+Deno.test("fuzz corpus: every mutation operator changes its input", () => {
+  const corpus = buildCorpus();
+  const rng = new Rng(SEED);
+  for (const op of MUTATIONS) {
+    let changed = 0;
+    for (const seed of corpus) {
+      const fields = lengthFields(seed.bytes, seed.templates);
+      for (let k = 0; k < 20; k++) {
+        const { bytes } = applyMutation(rng, op, seed.bytes.slice(), fields, corpus);
+        if (bytes.length !== seed.bytes.length || bytes.some((b, i) => b !== seed.bytes[i])) {
+          changed++;
+        }
+      }
+    }
+    assert(changed > corpus.length * 10, `${op} changed ${changed} inputs`);
+  }
+});
+
+Deno.test("fuzz: every truncation of every corpus message", () => {
+  const stats = run(truncationCases(), SEED);
+  const total = buildCorpus().reduce((n, s) => n + 2 * (s.bytes.length + 1), 0);
+  assertEquals(stats.cases, total);
+  assert(stats.truncated > 0);
+});
+
+Deno.test(`fuzz: ${RANDOM_CASES} random mutations of valid messages`, () => {
+  const stats = run(generate(RANDOM_CASES, (i) => fuzzCase(SEED, i)), SEED);
+  assertEquals(stats.cases, RANDOM_CASES);
+  // The mutations reach past the header: many decode, all three outcomes occur.
+  assert(stats.decoded > RANDOM_CASES / 5, `only ${stats.decoded} decoded`);
+  assert(stats.records > RANDOM_CASES / 2, `only ${stats.records} records`);
+  assert(stats.truncated > RANDOM_CASES / 10, `only ${stats.truncated} truncated`);
+  assert(stats.malformed > RANDOM_CASES / 20, `only ${stats.malformed} malformed`);
+});
+
+Deno.test(`fuzz: ${GARBAGE_CASES} random garbage buffers of 0 to 2000 octets`, () => {
+  const stats = run(generate(GARBAGE_CASES, (i) => garbageCase(SEED, i)), SEED);
+  assertEquals(stats.cases, GARBAGE_CASES);
+  assert(stats.malformed > 0 && stats.truncated > 0);
+});
