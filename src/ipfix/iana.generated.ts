@@ -14,7 +14,7 @@ export const IANA_ELEMENTS: readonly (readonly [number, string, DataType, string
   [3, "deltaFlowCount", "unsigned64", "deltaCounter"],
   [4, "protocolIdentifier", "unsigned8", "identifier"],
   [5, "ipClassOfService", "unsigned8", "identifier"],
-  [6, "tcpControlBits", "unsigned8", "flags"],
+  [6, "tcpControlBits", "unsigned16", "flags"],
   [7, "sourceTransportPort", "unsigned16", "identifier"],
   [8, "sourceIPv4Address", "ipv4Address", "identifier"],
   [9, "sourceIPv4PrefixLength", "unsigned8", ""],
