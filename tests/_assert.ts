@@ -3,7 +3,8 @@
  * and signatures of `@std/assert`: `assert`, `assertEquals`, `assertNotEquals`,
  * `assertStrictEquals`, `assertStringIncludes`, `assertMatch`, `assertThrows`, `assertRejects`,
  * `assertInstanceOf`, `assertExists`, `fail`. Deep equality tells a number from a bigint, a
- * Uint8Array from an Array and 0 from -0, and failures say where two values differ.
+ * Uint8Array from an Array and 0 from -0, and failures say where two values differ. Shared by
+ * the unit tests of `src/` and the integration tests of `tests/`.
  *
  * @module
  */
@@ -27,12 +28,38 @@ export function show(v: unknown): string {
   });
 }
 
+/** `path` followed by the property `key`, as it would be written in code. */
+function member(path: string, key: PropertyKey): string {
+  if (typeof key === "string" && /^[A-Za-z_$][\w$]*$/.test(key)) return `${path}.${key}`;
+  if (typeof key === "string" && /^(0|[1-9]\d*)$/.test(key)) return `${path}[${key}]`;
+  return `${path}[${show(key)}]`;
+}
+
+/** The own enumerable keys of an object, symbols included. */
+function enumerableKeys(o: object): PropertyKey[] {
+  return Reflect.ownKeys(o).filter((k) => Object.prototype.propertyIsEnumerable.call(o, k));
+}
+
+/** The octets of an ArrayBuffer or DataView, to compare them like a Uint8Array. */
+function octets(v: ArrayBufferLike | DataView): Uint8Array {
+  return ArrayBuffer.isView(v)
+    ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+    : new Uint8Array(v);
+}
+
 /**
  * The path of the first difference between two values, or undefined when they are deeply equal.
- * Primitives compare with Object.is; objects must have the same prototype; typed arrays compare
- * element by element; Maps and Sets by content; Dates by time.
+ * Primitives compare with Object.is (so `1` ≠ `1n` and `0` ≠ `-0`); objects must have the same
+ * prototype and the same own enumerable keys (symbols included); typed arrays, DataViews and
+ * ArrayBuffers compare element by element; Maps and Sets by content; Dates by time; Errors by
+ * name and message too. Cycles are followed once.
  */
-export function difference(actual: unknown, expected: unknown, path = ""): string | undefined {
+export function difference(
+  actual: unknown,
+  expected: unknown,
+  path = "",
+  seen: Map<object, object> = new Map(),
+): string | undefined {
   const here = path === "" ? "(root)" : path;
   if (Object.is(actual, expected)) return undefined;
   if (typeof actual !== typeof expected) {
@@ -46,6 +73,14 @@ export function difference(actual: unknown, expected: unknown, path = ""): strin
   }
   if (Object.getPrototypeOf(actual) !== Object.getPrototypeOf(expected)) {
     return `${here}: ${actual.constructor?.name} vs ${expected.constructor?.name}`;
+  }
+  if (seen.get(actual) === expected) return undefined;
+  seen.set(actual, expected);
+  if (
+    actual instanceof DataView || actual instanceof ArrayBuffer ||
+    actual instanceof SharedArrayBuffer
+  ) {
+    return difference(octets(actual), octets(expected as typeof actual), path, seen);
   }
   if (ArrayBuffer.isView(actual) && ArrayBuffer.isView(expected)) {
     const a = actual as unknown as ArrayLike<unknown>;
@@ -65,7 +100,7 @@ export function difference(actual: unknown, expected: unknown, path = ""): strin
     if (actual.size !== expected.size) return `${here}: size ${actual.size} vs ${expected.size}`;
     for (const [k, v] of actual) {
       if (!expected.has(k)) return `${here}: key ${show(k)} only in actual`;
-      const d = difference(v, expected.get(k), `${path}.get(${show(k)})`);
+      const d = difference(v, expected.get(k), `${path}.get(${show(k)})`, seen);
       if (d) return d;
     }
     return undefined;
@@ -75,30 +110,32 @@ export function difference(actual: unknown, expected: unknown, path = ""): strin
     for (const k of actual) if (!expected.has(k)) return `${here}: ${show(k)} only in actual`;
     return undefined;
   }
-  if (Array.isArray(actual) && Array.isArray(expected)) {
-    if (actual.length !== expected.length) {
-      return `${here}: length ${actual.length} vs ${expected.length}`;
+  if (actual instanceof Error && expected instanceof Error) {
+    if (actual.name !== expected.name || actual.message !== expected.message) {
+      return `${here}: ${actual.name}: ${actual.message} vs ${expected.name}: ${expected.message}`;
     }
-    for (let i = 0; i < actual.length; i++) {
-      const d = difference(actual[i], expected[i], `${path}[${i}]`);
-      if (d) return d;
-    }
-    return undefined;
   }
-  const a = actual as Record<string, unknown>;
-  const b = expected as Record<string, unknown>;
-  for (const k of Object.keys(a)) {
-    if (!Object.hasOwn(b, k)) return `${path}.${k}: only in actual (${show(a[k])})`;
+  if (Array.isArray(actual) && Array.isArray(expected) && actual.length !== expected.length) {
+    return `${here}: length ${actual.length} vs ${expected.length}`;
   }
-  for (const k of Object.keys(b)) {
-    if (!Object.hasOwn(a, k)) return `${path}.${k}: only in expected (${show(b[k])})`;
-    const d = difference(a[k], b[k], `${path}.${k}`);
+  const a = actual as Record<PropertyKey, unknown>;
+  const b = expected as Record<PropertyKey, unknown>;
+  const ak = enumerableKeys(a);
+  const bk = enumerableKeys(b);
+  for (const k of ak) {
+    if (!bk.includes(k)) return `${member(path, k)}: only in actual (${show(a[k])})`;
+  }
+  for (const k of bk) {
+    if (!ak.includes(k)) return `${member(path, k)}: only in expected (${show(b[k])})`;
+  }
+  for (const k of ak) {
+    const d = difference(a[k], b[k], member(path, k), seen);
     if (d) return d;
   }
   return undefined;
 }
 
-/** Whether two values are deeply equal (see {@link difference}). */
+/** Whether two values are deeply equal, types included (see {@link difference}). */
 export function equal(actual: unknown, expected: unknown): boolean {
   return difference(actual, expected) === undefined;
 }
@@ -108,7 +145,7 @@ export function assert(cond: unknown, msg = "Assertion failed"): asserts cond {
   if (!cond) throw new AssertionError(msg);
 }
 
-/** Throws unless `actual` deep-equals `expected`. */
+/** Throws unless `actual` deep-equals `expected`, types included (see {@link difference}). */
 export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
   const d = difference(actual, expected);
   if (d === undefined) return;

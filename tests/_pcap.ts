@@ -270,15 +270,8 @@ export function pcapOfDatagrams(datagrams: DatagramSpec[]): Uint8Array {
   return pcapOfPackets(datagrams.map((d) => ({ ...d, protocol: "udp" as const })));
 }
 
-/** A UDP datagram read back from a capture. */
-export interface CapturedDatagram {
-  timeUs: number;
-  src: string;
-  dst: string;
-  srcPort: number;
-  dstPort: number;
-  payload: Uint8Array;
-}
+/** A UDP datagram read back from a capture: what {@link pcapOfDatagrams} wraps. */
+export type CapturedDatagram = DatagramSpec;
 
 function formatIPv6Plain(b: Uint8Array): string {
   const w: string[] = [];

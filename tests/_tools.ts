@@ -124,12 +124,37 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** A non-zero exit code is returned instead of thrown. */
   allowFailure?: boolean;
+  /** Written to the command's stdin, which is then closed; without it, stdin is /dev/null. */
+  stdin?: string | Uint8Array;
 }
 
 const decoder = new TextDecoder();
 
 function describe(cmd: string, args: readonly string[]): string {
   return [cmd, ...args].map((a) => /^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a)).join(" ");
+}
+
+/** Starts `cmd` with its stdout and stderr piped, and its stdin piped when `options.stdin` is set. */
+function spawn(cmd: string, args: readonly string[], options: RunOptions): Deno.ChildProcess {
+  return new Deno.Command(cmd, {
+    args: [...args],
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  }).spawn();
+}
+
+/** Writes `input` to the child's stdin and closes it; a child that exits without reading is fine. */
+async function feed(child: Deno.ChildProcess, input: string | Uint8Array): Promise<void> {
+  const writer = child.stdin.getWriter();
+  try {
+    await writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
+    await writer.close();
+  } catch {
+    // The command exited without reading all of it (--help, a bad flag).
+  }
 }
 
 /**
@@ -142,14 +167,7 @@ export async function run(
   options: RunOptions = {},
 ): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const child = new Deno.Command(cmd, {
-    args: [...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-    ...(options.env ? { env: options.env } : {}),
-  }).spawn();
+  const child = spawn(cmd, args, options);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -161,7 +179,10 @@ export async function run(
   }, timeoutMs);
   let out: Deno.CommandOutput;
   try {
-    out = await child.output();
+    // Output is collected while the input is written, so that neither side blocks the other.
+    const output = child.output();
+    if (options.stdin !== undefined) await feed(child, options.stdin);
+    out = await output;
   } finally {
     clearTimeout(timer);
   }
@@ -189,6 +210,9 @@ export async function run(
   return result;
 }
 
+/** Options of {@link Background.start}: stdin is /dev/null, and it runs until stopped. */
+export type BackgroundOptions = Pick<RunOptions, "cwd" | "env">;
+
 /**
  * A process running in the background while a test talks to it; its stdout and stderr are
  * collected. `stop()` (or leaving an `await using` block) signals it, waits, and kills it if it
@@ -204,16 +228,9 @@ export class Background implements AsyncDisposable {
   #exited = false;
   #changed: (() => void)[] = [];
 
-  private constructor(cmd: string, args: readonly string[], options: RunOptions) {
+  private constructor(cmd: string, args: readonly string[], options: BackgroundOptions) {
     this.command = describe(cmd, args);
-    this.#child = new Deno.Command(cmd, {
-      args: [...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      ...(options.cwd ? { cwd: options.cwd } : {}),
-      ...(options.env ? { env: options.env } : {}),
-    }).spawn();
+    this.#child = spawn(cmd, args, options);
     this.#status = this.#child.status.then((s) => {
       this.#exited = true;
       this.#notify();
@@ -226,7 +243,7 @@ export class Background implements AsyncDisposable {
   }
 
   /** Starts `cmd`. */
-  static start(cmd: string, args: readonly string[], options: RunOptions = {}): Background {
+  static start(cmd: string, args: readonly string[], options: BackgroundOptions = {}): Background {
     return new Background(cmd, args, options);
   }
 

@@ -15,7 +15,7 @@ import {
 import { silentLogger } from "../src/log/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { writeTestCerts } from "./_certs.ts";
-import { Background } from "./_tools.ts";
+import { Background, run, type RunResult } from "./_tools.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 const DENO = Deno.execPath();
@@ -107,57 +107,18 @@ class CollectorProcess {
   }
 }
 
-interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const dec = new TextDecoder();
-  let s = "";
-  for await (const chunk of stream) s += dec.decode(chunk, { stream: true });
-  return s + dec.decode();
-}
-
-/** Runs a tool with `input` on stdin; killed after `timeoutMs`. */
-async function runTool(script: string, args: string[], input = "", timeoutMs = 60_000) {
-  const child = new Deno.Command(DENO, {
-    args: [...RUN, script, ...args],
+/** Runs a tool with `input` on stdin; killed after 60 s. A non-zero exit is returned. */
+function runTool(script: string, args: string[], input = ""): Promise<RunResult> {
+  return run(DENO, [...RUN, script, ...args], {
     cwd: ROOT,
     env: ENV,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Exited meanwhile.
-    }
-  }, timeoutMs);
-  try {
-    const out = readAll(child.stdout);
-    const err = readAll(child.stderr);
-    const writer = child.stdin.getWriter();
-    try {
-      await writer.write(new TextEncoder().encode(input));
-      await writer.close();
-    } catch {
-      // The tool exited without reading (--help, a bad flag).
-    }
-    const [stdout, stderr, status] = await Promise.all([out, err, child.status]);
-    if (timedOut) throw new Error(`${script} ${args.join(" ")} was killed after ${timeoutMs} ms`);
-    return { code: status.code, stdout, stderr } satisfies Output;
-  } finally {
-    clearTimeout(timer);
-  }
+    stdin: input,
+    timeoutMs: 60_000,
+    allowFailure: true,
+  });
 }
 
-function replay(args: string[], input = ""): Promise<Output> {
+function replay(args: string[], input = ""): Promise<RunResult> {
   return runTool(REPLAY, args, input);
 }
 
@@ -552,19 +513,20 @@ Deno.test("cli: tls collector (--cert/--key) and replay --ca; mutual TLS with --
   const certs = await writeTestCerts();
   try {
     const p = certs.path;
+    const server = [
+      "--address",
+      "127.0.0.1:0:tls",
+      "--cert",
+      p("server.pem"),
+      "--key",
+      p("server-key.pem"),
+    ];
     const input = jsonLines([
       { record: { sourcePodName: "a", octetDeltaCount: 1 } },
       { record: { sourcePodName: "b", octetDeltaCount: 2 } },
     ]);
     {
-      await using c = await CollectorProcess.start([
-        "--address",
-        "127.0.0.1:0:tls",
-        "--cert",
-        p("server.pem"),
-        "--key",
-        p("server-key.pem"),
-      ]);
+      await using c = await CollectorProcess.start(server);
       const out = await replay(["--collector", `localhost:${c.port}`, "--ca", p("ca.pem")], input);
       assertEquals(out.code, 0, out.stderr);
       await c.waitLines(2);
@@ -576,16 +538,7 @@ Deno.test("cli: tls collector (--cert/--key) and replay --ca; mutual TLS with --
       assertEquals(counters.records, 2);
     }
     {
-      await using c = await CollectorProcess.start([
-        "--address",
-        "127.0.0.1:0:tls",
-        "--cert",
-        p("server.pem"),
-        "--key",
-        p("server-key.pem"),
-        "--ca",
-        p("ca.pem"),
-      ]);
+      await using c = await CollectorProcess.start([...server, "--ca", p("ca.pem")]);
       const out = await replay([
         "--collector",
         `127.0.0.1:${c.port}:tls`,

@@ -22,6 +22,7 @@ import {
 } from "../src/ipfix/mod.ts";
 import { silentLogger } from "../src/log/mod.ts";
 import { assert, assertEquals } from "./_assert.ts";
+import { NO_EGRESS_POLICY } from "./_fixtures.ts";
 import { parseIPv4, parseIPv6, pcapOfDatagrams } from "./_pcap.ts";
 import { assertTsharkAgrees } from "./_tshark.ts";
 import { DatagramSink, interopTest, needsTool, tempDir } from "./_tools.ts";
@@ -103,11 +104,7 @@ function antreaRecords(): { v4: DataRecord[]; v6: DataRecord[] } {
     ingressNetworkPolicyType: 1,
     ingressNetworkPolicyRuleName: "rule-0",
     ingressNetworkPolicyRuleAction: 1,
-    egressNetworkPolicyName: "",
-    egressNetworkPolicyNamespace: "",
-    egressNetworkPolicyType: 0,
-    egressNetworkPolicyRuleName: "",
-    egressNetworkPolicyRuleAction: 0,
+    ...NO_EGRESS_POLICY,
     tcpState: "ESTABLISHED",
     flowType: 2,
   };

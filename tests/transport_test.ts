@@ -26,6 +26,7 @@ import {
 import { createLogger, type Logger, silentLogger } from "../src/log/mod.ts";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { testCerts } from "./_certs.ts";
+import { NO_EGRESS_POLICY } from "./_fixtures.ts";
 import { freeTcpPort } from "./_tools.ts";
 
 /** Set FLOWVIS_TEST_LOG=1 to see the processes' logs. */
@@ -160,11 +161,7 @@ function antreaRecord(v: 4 | 6, i: number, tag = "a"): DataRecord {
     ingressNetworkPolicyType: 1,
     ingressNetworkPolicyRuleName: "rule-1",
     ingressNetworkPolicyRuleAction: 1,
-    egressNetworkPolicyName: "",
-    egressNetworkPolicyNamespace: "",
-    egressNetworkPolicyType: 0,
-    egressNetworkPolicyRuleName: "",
-    egressNetworkPolicyRuleAction: 0,
+    ...NO_EGRESS_POLICY,
     tcpState: "TIME_WAIT",
     flowType: 2,
   };

@@ -15,17 +15,12 @@ import {
   type DataRecord,
   type DecodedMessage,
   decodeMessage,
-  fromHex,
   MessageEncoder,
   type Template,
   TemplateCache,
 } from "../src/ipfix/mod.ts";
+import { concat, readVector } from "../src/ipfix/_test_util.ts";
 import { assert, assertEquals } from "./_assert.ts";
-
-async function readVector(name: string): Promise<Uint8Array> {
-  const text = await Deno.readTextFile(new URL(`../testdata/${name}`, import.meta.url));
-  return fromHex(text.replace(/\s+/g, ""));
-}
 
 function decode(bytes: Uint8Array): DecodedMessage {
   return decodeMessage(bytes, new TemplateCache(), { session: "softflowd" });
@@ -532,16 +527,6 @@ function maskNtpFractions(body: Uint8Array, template: Template): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 for (const file of ALL) {
   Deno.test(`softflowd vector ${file}: encode → decode → encode round trip with its templates`, async () => {
     const original = await readVector(file);
@@ -570,8 +555,8 @@ for (const file of ALL) {
     const theirs = sets(original);
     for (const id of [2, 3]) {
       assertEquals(
-        concat(ours.filter((s) => s.id === id).map((s) => s.body)),
-        concat(theirs.filter((s) => s.id === id).map((s) => s.body)),
+        concat(...ours.filter((s) => s.id === id).map((s) => s.body)),
+        concat(...theirs.filter((s) => s.id === id).map((s) => s.body)),
         `template records of set ID ${id}`,
       );
     }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { concat } from "./_test_util.ts";
 import { antreaFlowTemplate } from "./antrea_templates.ts";
 import { type CompiledTemplate, compileTemplate } from "./compile.ts";
 import { decodeMessage } from "./decoder.ts";
@@ -332,16 +333,6 @@ function encodeAll(
   });
   build(enc);
   return enc.flush().map((m) => m.bytes);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Sets (everything after the header) of a message. */

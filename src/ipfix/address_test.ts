@@ -1,60 +1,45 @@
-import { assertEquals, assertThrows } from "./_test_util.ts";
-import { formatHostPort, parseAddress } from "./address.ts";
+import { assertEquals, assertStringIncludes, assertThrows, show } from "../../tests/_assert.ts";
+import { formatHostPort, parseAddress, type Protocol } from "./address.ts";
 import { IPFIX_PORT } from "./types.ts";
+
+/** Each `[text, default protocol, expected host, port, protocol]` parses as expected. */
+function assertParses(cases: [string, Protocol | undefined, string, number, Protocol][]): void {
+  for (const [text, defaultProtocol, host, port, protocol] of cases) {
+    assertEquals(parseAddress(text, defaultProtocol), { host, port, protocol }, show(text));
+  }
+}
 
 Deno.test("parseAddress: host alone gets port 4739 and the caller's default protocol", () => {
   assertEquals(IPFIX_PORT, 4739);
-  assertEquals(parseAddress("collector.example"), {
-    host: "collector.example",
-    port: 4739,
-    protocol: "tls",
-  });
-  assertEquals(parseAddress("10.0.0.1", "tcp"), { host: "10.0.0.1", port: 4739, protocol: "tcp" });
-  assertEquals(parseAddress("10.0.0.1", "udp"), { host: "10.0.0.1", port: 4739, protocol: "udp" });
+  assertParses([
+    ["collector.example", undefined, "collector.example", 4739, "tls"],
+    ["10.0.0.1", "tcp", "10.0.0.1", 4739, "tcp"],
+    ["10.0.0.1", "udp", "10.0.0.1", 4739, "udp"],
+  ]);
 });
 
 Deno.test("parseAddress: HOST:PORT, HOST::PROTO and HOST:PORT:PROTO", () => {
-  assertEquals(parseAddress("10.0.0.1:4740", "tcp"), {
-    host: "10.0.0.1",
-    port: 4740,
-    protocol: "tcp",
-  });
-  assertEquals(parseAddress("10.0.0.1::udp", "tls"), {
-    host: "10.0.0.1",
-    port: 4739,
-    protocol: "udp",
-  });
-  assertEquals(parseAddress("localhost:0:tcp"), { host: "localhost", port: 0, protocol: "tcp" });
-  assertEquals(parseAddress("localhost:65535:tls", "udp"), {
-    host: "localhost",
-    port: 65535,
-    protocol: "tls",
-  });
-  // Protocol names are case-insensitive; surrounding blanks are ignored.
-  assertEquals(parseAddress("  agg.flowvis.svc:4739:UDP \n"), {
-    host: "agg.flowvis.svc",
-    port: 4739,
-    protocol: "udp",
-  });
-  // HOST: with an empty port and protocol is the host alone.
-  assertEquals(parseAddress("10.0.0.1:", "tcp"), { host: "10.0.0.1", port: 4739, protocol: "tcp" });
+  assertParses([
+    ["10.0.0.1:4740", "tcp", "10.0.0.1", 4740, "tcp"],
+    ["10.0.0.1::udp", "tls", "10.0.0.1", 4739, "udp"],
+    ["localhost:0:tcp", undefined, "localhost", 0, "tcp"],
+    ["localhost:65535:tls", "udp", "localhost", 65535, "tls"],
+    // Protocol names are case-insensitive; surrounding blanks are ignored.
+    ["  agg.flowvis.svc:4739:UDP \n", undefined, "agg.flowvis.svc", 4739, "udp"],
+    // HOST: with an empty port and protocol is the host alone.
+    ["10.0.0.1:", "tcp", "10.0.0.1", 4739, "tcp"],
+  ]);
 });
 
 Deno.test("parseAddress: IPv6 hosts in brackets", () => {
-  assertEquals(parseAddress("[::1]:4740:udp"), { host: "::1", port: 4740, protocol: "udp" });
-  assertEquals(parseAddress("[fd00::1]"), { host: "fd00::1", port: 4739, protocol: "tls" });
-  assertEquals(parseAddress("[fd00::1]:", "tcp"), { host: "fd00::1", port: 4739, protocol: "tcp" });
-  assertEquals(parseAddress("[fd00::1]::tcp"), { host: "fd00::1", port: 4739, protocol: "tcp" });
-  assertEquals(parseAddress("[2001:db8:0:1::a]:9995", "udp"), {
-    host: "2001:db8:0:1::a",
-    port: 9995,
-    protocol: "udp",
-  });
-  assertEquals(parseAddress("[::ffff:10.0.0.1]:4739:tcp"), {
-    host: "::ffff:10.0.0.1",
-    port: 4739,
-    protocol: "tcp",
-  });
+  assertParses([
+    ["[::1]:4740:udp", undefined, "::1", 4740, "udp"],
+    ["[fd00::1]", undefined, "fd00::1", 4739, "tls"],
+    ["[fd00::1]:", "tcp", "fd00::1", 4739, "tcp"],
+    ["[fd00::1]::tcp", undefined, "fd00::1", 4739, "tcp"],
+    ["[2001:db8:0:1::a]:9995", "udp", "2001:db8:0:1::a", 9995, "udp"],
+    ["[::ffff:10.0.0.1]:4739:tcp", undefined, "::ffff:10.0.0.1", 4739, "tcp"],
+  ]);
 });
 
 Deno.test("parseAddress: malformed brackets are TypeErrors that say what is wrong", () => {
@@ -66,7 +51,7 @@ Deno.test("parseAddress: malformed brackets are TypeErrors that say what is wron
 
 Deno.test("parseAddress: a bare IPv6 address with many groups is rejected with a hint", () => {
   const e = assertThrows(() => parseAddress("fd00:10:244::5"), TypeError, "brackets");
-  assertEquals(e.message.includes("[fd00:10:244::5]:4739:tcp"), true, e.message);
+  assertStringIncludes(e.message, "[fd00:10:244::5]:4739:tcp");
   assertThrows(() => parseAddress("2001:db8::1:4739"), TypeError, "brackets");
   assertThrows(() => parseAddress("fe80::1:2:3:4"), TypeError, "brackets");
 });
@@ -82,7 +67,7 @@ Deno.test("parseAddress: short bare IPv6 addresses (::1, fd00::1) also get the b
 Deno.test("parseAddress: bad ports are TypeErrors naming the port", () => {
   for (const port of ["65536", "99999", "123456", "-1", "abc", "47 39", "4739x", "0x10", "1e3"]) {
     const e = assertThrows(() => parseAddress(`10.0.0.1:${port}:tcp`), TypeError, `"${port}"`);
-    assertEquals(e.message.includes("0–65535"), true, e.message);
+    assertStringIncludes(e.message, "0–65535");
     assertEquals(e.message.startsWith("Invalid address"), true, e.message);
   }
 });
@@ -94,7 +79,7 @@ Deno.test("parseAddress: unknown protocols are TypeErrors naming the protocol", 
       TypeError,
       `protocol "${proto}"`,
     );
-    assertEquals(e.message.includes("tls, tcp or udp"), true, e.message);
+    assertStringIncludes(e.message, "tls, tcp or udp");
   }
 });
 

@@ -14,10 +14,10 @@ import {
   assertEquals,
   assertStrictEquals,
   assertThrows,
-  hex,
-  readVector,
   show,
-} from "./_test_util.ts";
+} from "../../tests/_assert.ts";
+import { NO_EGRESS_POLICY, NO_INGRESS_POLICY } from "../../tests/_fixtures.ts";
+import { hex, readVector } from "./_test_util.ts";
 import { antreaFlowElementNames, antreaFlowTemplate, templateOf } from "./antrea_templates.ts";
 import { type CompiledTemplate, compileTemplate } from "./compile.ts";
 import { type DecodedMessage, decodeHeader, decodeMessage } from "./decoder.ts";
@@ -166,30 +166,16 @@ Deno.test("all-types template: the element table covers every abstract data type
 Deno.test("enterprise-specific elements resolve to their registries", () => {
   const d = decode(encodeOne([allTypesTemplate()], []));
   const byName = new Map(d.templates[0]!.fields.map((f) => [f.element.name, f.element]));
-  assertEquals(byName.get("sourcePodName"), {
-    name: "sourcePodName",
-    id: 101,
-    enterpriseId: ANTREA_PEN,
-    type: "string",
-  });
-  assertEquals(byName.get("ingressNetworkPolicyRulePriority"), {
-    name: "ingressNetworkPolicyRulePriority",
-    id: 116,
-    enterpriseId: ANTREA_PEN,
-    type: "signed32",
-  });
-  assertEquals(byName.get("reverseOctetDeltaCount"), {
-    name: "reverseOctetDeltaCount",
-    id: 1,
-    enterpriseId: REVERSE_PEN,
-    type: "unsigned64",
-  });
-  assertEquals(byName.get("unknown:4242:7"), {
-    name: "unknown:4242:7",
-    id: 7,
-    enterpriseId: 4242,
-    type: "octetArray",
-  });
+  for (
+    const [name, id, enterpriseId, type] of [
+      ["sourcePodName", 101, ANTREA_PEN, "string"],
+      ["ingressNetworkPolicyRulePriority", 116, ANTREA_PEN, "signed32"],
+      ["reverseOctetDeltaCount", 1, REVERSE_PEN, "unsigned64"],
+      ["unknown:4242:7", 7, 4242, "octetArray"],
+    ] as const
+  ) {
+    assertEquals(byName.get(name), { name, id, enterpriseId, type });
+  }
   assertEquals(unknownElement(4242, 7), byName.get("unknown:4242:7")!);
 });
 
@@ -368,11 +354,7 @@ Deno.test("testdata/antrea_ipv4.hex decodes to literal values and re-encodes to 
     ingressNetworkPolicyType: 1,
     ingressNetworkPolicyRuleName: "rule-1",
     ingressNetworkPolicyRuleAction: 1,
-    egressNetworkPolicyName: "",
-    egressNetworkPolicyNamespace: "",
-    egressNetworkPolicyType: 0,
-    egressNetworkPolicyRuleName: "",
-    egressNetworkPolicyRuleAction: 0,
+    ...NO_EGRESS_POLICY,
     tcpState: "ESTABLISHED",
     flowType: 2,
   }, {
@@ -397,16 +379,8 @@ Deno.test("testdata/antrea_ipv4.hex decodes to literal values and re-encodes to 
     destinationNodeName: "k8s-node-control-plane",
     destinationServicePort: 53,
     destinationServicePortName: "kube-system/kube-dns:dns",
-    ingressNetworkPolicyName: "",
-    ingressNetworkPolicyNamespace: "",
-    ingressNetworkPolicyType: 0,
-    ingressNetworkPolicyRuleName: "",
-    ingressNetworkPolicyRuleAction: 0,
-    egressNetworkPolicyName: "",
-    egressNetworkPolicyNamespace: "",
-    egressNetworkPolicyType: 0,
-    egressNetworkPolicyRuleName: "",
-    egressNetworkPolicyRuleAction: 0,
+    ...NO_INGRESS_POLICY,
+    ...NO_EGRESS_POLICY,
     tcpState: "",
     flowType: 1,
   }]);

@@ -21,7 +21,7 @@ import {
   TEST_REGISTRY,
   truncationCases,
 } from "./_fuzz_corpus.ts";
-import { assert, assertEquals, AssertionError } from "./_test_util.ts";
+import { assert, assertEquals, AssertionError } from "../../tests/_assert.ts";
 import { decodeMessage } from "./decoder.ts";
 import { TemplateCache } from "./template_cache.ts";
 

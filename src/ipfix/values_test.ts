@@ -1,5 +1,12 @@
 import { Rng } from "./_fuzz_corpus.ts";
-import { assert, assertEquals, assertStrictEquals, assertThrows, hex, show } from "./_test_util.ts";
+import {
+  assert,
+  assertEquals,
+  assertStrictEquals,
+  assertThrows,
+  show,
+} from "../../tests/_assert.ts";
+import { hex } from "./_test_util.ts";
 import { MalformedError } from "./errors.ts";
 import {
   decodeBoolean,
