@@ -56,3 +56,4 @@ export {
   type StaticPolicyViewOptions,
 } from "./view.ts";
 export { benchmarkEvaluate, type BenchmarkOptions, type BenchmarkResult } from "./bench.ts";
+export { ClusterPolicyView } from "./cluster_view.ts";
