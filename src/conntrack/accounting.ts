@@ -141,3 +141,22 @@ export function enableAccounting(options: EnableAccountingOptions = {}): Account
   }
   return { acct, timestamp, missing };
 }
+
+/**
+ * The kernel's limit on tracked connections (`net.netfilter.nf_conntrack_max`), or undefined when
+ * it cannot be read.
+ *
+ * @example
+ * ```ts
+ * conntrackMax(); // 262144
+ * ```
+ */
+export function conntrackMax(options: EnableAccountingOptions = {}): number | undefined {
+  const io = options.io ?? ffiIo(options.libraryPath);
+  try {
+    const n = Number(io.read(`${options.dir ?? NETFILTER_SYSCTL_DIR}/nf_conntrack_max`).trim());
+    return Number.isInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -28,6 +28,7 @@ export { Conntrack, type ConntrackOptions, type ConnView, type DumpOptions } fro
 export { ConntrackError, type ConntrackErrorCode, errnoName } from "./errors.ts";
 export {
   type AccountingReport,
+  conntrackMax,
   enableAccounting,
   type EnableAccountingOptions,
   NETFILTER_SYSCTL_DIR,

@@ -35,3 +35,9 @@ export {
   type PodName,
 } from "./flow_record.ts";
 export { fnv1_32 } from "./fnv.ts";
+export {
+  type AgentOptions,
+  type AgentStats,
+  type ConnectionSource,
+  FlowExporterAgent,
+} from "./agent.ts";

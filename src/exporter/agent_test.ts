@@ -1,0 +1,93 @@
+import { assert, assertEquals } from "../../tests/_assert.ts";
+import type { ConnEntry } from "../conntrack/mod.ts";
+import { CollectingProcess, type DataRecord } from "../ipfix/mod.ts";
+import { silentLogger } from "../log/mod.ts";
+import { formatPrometheus } from "../metrics/mod.ts";
+import { FlowExporterAgent } from "./agent.ts";
+import type { ClusterKnowledge } from "./flow_record.ts";
+import { entry } from "./_test_entries.ts";
+
+const cluster: ClusterKnowledge = {
+  podByIP: (ip) =>
+    ({
+      "10.10.0.5": { namespace: "shop", name: "web-0", nodeName: "node-a" },
+      "fd00:10::5": { namespace: "shop", name: "web-0", nodeName: "node-a" },
+    })[ip],
+  serviceByClusterIP: () => undefined,
+  isPodCIDR: (ip) => ip.startsWith("10.10.") || ip.startsWith("fd00:10:"),
+};
+
+Deno.test("agent: polls, exports IPv4 and IPv6 flow records over IPFIX, and counts", async () => {
+  const received: { domain: number; templateId: number; record: DataRecord }[] = [];
+  const collector = new CollectingProcess({
+    address: "127.0.0.1:0:tcp",
+    logger: silentLogger,
+    onMessage: (m) => {
+      for (const s of m.dataSets) {
+        for (const r of s.records) {
+          received.push({ domain: m.observationDomainId, templateId: s.templateId, record: r });
+        }
+      }
+    },
+  });
+  await collector.listen();
+  let now = 1_800_000_000_000;
+  let entries: ConnEntry[] = [
+    entry({ src: "10.10.0.5", dst: "93.184.216.34", dport: 443, packets: 5, bytes: 500 }),
+    entry({ id: 2, src: "fd00:10::5", dst: "2001:db8::1", protocol: 17, dport: 53, packets: 1 }),
+    entry({ id: 3, src: "192.168.0.1", dst: "192.168.0.2" }),
+  ];
+  let fail = false;
+  const agent = new FlowExporterAgent({
+    nodeName: "node-a",
+    source: {
+      poll: () => {
+        if (fail) throw new Error("netlink busy");
+        return entries;
+      },
+      maxConnections: () => 262144,
+    },
+    cluster,
+    exporter: { address: `127.0.0.1:${collector.port}:tcp`, logger: silentLogger },
+    clock: () => now,
+    logger: silentLogger,
+  });
+  try {
+    agent.start();
+    await agent.pollOnce();
+    now += 5_000;
+    entries = entries.slice(0, 1); // the UDP flow ended
+    await agent.pollOnce();
+    fail = true;
+    await agent.pollOnce();
+    assertEquals(agent.stats.pollErrors, 1);
+    await agent.exporter.flush(5_000);
+    for (let i = 0; i < 100 && received.length < 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assertEquals(received.length, 1);
+    const [ended] = received;
+    assertEquals(ended!.domain, agent.observationDomainId);
+    assertEquals(ended!.templateId, 257);
+    assertEquals(ended!.record.sourceIPv6Address, "fd00:10::5");
+    assertEquals(ended!.record.flowEndReason, 3);
+    assertEquals(ended!.record.flowType, 3);
+    assertEquals(ended!.record.sourcePodName, "web-0");
+    const text = formatPrometheus(agent.metrics());
+    for (
+      const name of [
+        "antrea_agent_conntrack_total_connection_count 1",
+        "antrea_agent_conntrack_antrea_connection_count 1",
+        "antrea_agent_denied_connection_count 0",
+        "antrea_agent_conntrack_max_connection_count 262144",
+        "antrea_agent_flow_collector_reconnection_count 0",
+        "flowvis_agent_conntrack_max_connection_count 262144",
+        "flowvis_agent_records_exported_total 1",
+        "flowvis_agent_poll_errors_total 1",
+      ]
+    ) assert(text.includes(`\n${name}\n`), `${name} in\n${text}`);
+  } finally {
+    await agent.close();
+    await collector.close();
+  }
+});
