@@ -24,6 +24,7 @@ import {
   type ClusterKnowledge,
   type FlowMeta,
   flowRecord,
+  isDenied,
 } from "./flow_record.ts";
 import { fnv1_32 } from "./fnv.ts";
 
@@ -95,6 +96,8 @@ export class FlowExporterAgent {
   #running = false;
   #closed = false;
   #polling: Promise<void> | undefined;
+  /** Connections counted as denied (at their first export as such). */
+  readonly #counted = new WeakSet<object>();
 
   constructor(o: AgentOptions) {
     this.nodeName = o.nodeName;
@@ -111,11 +114,7 @@ export class FlowExporterAgent {
       cluster: o.cluster,
       ...(o.policy ? { policy: o.policy } : {}),
     };
-    this.store = new ConnectionStore<FlowMeta>((e) => {
-      const meta = classifyConnection(e, ctx);
-      if (meta?.denied) this.stats.deniedConnections++;
-      return meta;
-    }, {
+    this.store = new ConnectionStore<FlowMeta>((e) => classifyConnection(e, ctx), {
       clock: this.#clock,
       ...(o.activeTimeoutMs ? { activeTimeoutMs: o.activeTimeoutMs } : {}),
       ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
@@ -163,6 +162,10 @@ export class FlowExporterAgent {
       const templateId = item.conn.entry.family === 4
         ? ANTREA_IPV4_TEMPLATE_ID
         : ANTREA_IPV6_TEMPLATE_ID;
+      if (!this.#counted.has(item.conn) && isDenied(item.conn.meta, item.conn.entry)) {
+        this.#counted.add(item.conn);
+        this.stats.deniedConnections++;
+      }
       try {
         this.exporter.send(templateId, flowRecord(item, this.nodeName));
         this.stats.recordsExported++;
@@ -207,7 +210,7 @@ export class FlowExporterAgent {
       ],
       [
         "denied_connection_count",
-        "Connections denied by a NetworkPolicy, seen since start.",
+        "Connections denied by a NetworkPolicy (unreplied and dropped), exported since start.",
         "counter",
         this.stats.deniedConnections,
       ],

@@ -48,10 +48,12 @@ export interface FlowMeta {
   readonly clusterIP: string | undefined;
   readonly servicePort: number;
   readonly servicePortName: string;
+  /** The ingress verdict this node reports: the destination's node, or any node for a drop. */
   readonly ingress: Verdict | undefined;
+  /** The egress verdict this node reports: the source's node, or any node for a drop. */
   readonly egress: Verdict | undefined;
-  /** Unreplied, and a NetworkPolicy drops it. */
-  readonly denied: boolean;
+  /** Whether a NetworkPolicy drops it; it is denied while conntrack shows it unreplied. */
+  readonly dropped: boolean;
 }
 
 /** Options of {@link classifyConnection}. */
@@ -106,13 +108,11 @@ export function classifyConnection(e: ConnEntry, ctx: ClassifyContext): FlowMeta
       destinationPort: dstPort,
     })
     : {};
-  const unreplied = (e.status & ConnStatus.SEEN_REPLY) === 0;
   const dropped = verdicts.ingress?.action === RuleAction.Drop ||
     verdicts.egress?.action === RuleAction.Drop;
-  const denied = unreplied && dropped;
-  // Each node reports its own side; a denied connection also names the policy that dropped it.
-  const keepIngress = destinationLocal || (denied && verdicts.ingress?.action === RuleAction.Drop);
-  const keepEgress = sourceLocal || (denied && verdicts.egress?.action === RuleAction.Drop);
+  // Each node reports its own side; a dropped connection also names the policy that dropped it.
+  const keepIngress = destinationLocal || verdicts.ingress?.action === RuleAction.Drop;
+  const keepEgress = sourceLocal || verdicts.egress?.action === RuleAction.Drop;
   return {
     flowType,
     destinationIP: dst,
@@ -126,8 +126,16 @@ export function classifyConnection(e: ConnEntry, ctx: ClassifyContext): FlowMeta
     servicePortName: service?.servicePortName ?? "",
     ingress: keepIngress ? verdicts.ingress : undefined,
     egress: keepEgress ? verdicts.egress : undefined,
-    denied,
+    dropped,
   };
+}
+
+/**
+ * Whether a connection is denied now: a NetworkPolicy drops it and conntrack has seen no reply.
+ * A connection that gets a reply after all was not dropped, whatever the evaluation said.
+ */
+export function isDenied(meta: FlowMeta, e: ConnEntry): boolean {
+  return meta.dropped && (e.status & ConnStatus.SEEN_REPLY) === 0;
 }
 
 function seconds(ns: bigint | undefined, fallbackMs: number): number {
@@ -149,8 +157,10 @@ export function flowRecord(item: ExportItem<FlowMeta>, nodeName: string): DataRe
   const v4 = e.family === 4;
   const src = m.sourceLocal ? m.sourcePod : undefined;
   const dst = m.destinationLocal ? m.destinationPod : undefined;
-  const i = m.ingress;
-  const g = m.egress;
+  // Verdicts of the other node's side are reported only while the connection is denied.
+  const denied = isDenied(m, e);
+  const i = m.destinationLocal || denied ? m.ingress : undefined;
+  const g = m.sourceLocal || denied ? m.egress : undefined;
   const r: DataRecord = {
     flowStartSeconds: seconds(e.startNs, conn.firstSeenMs),
     flowEndSeconds: reason === 3 ? seconds(e.stopNs, item.at) : Math.floor(item.at / 1000),

@@ -70,7 +70,7 @@ Deno.test("classify: inter-node Service flow, seen from the source node", () => 
   // The source node reports egress only: db's ingress verdict is the destination node's to say.
   assertEquals(m.egress, undefined);
   assertEquals(m.ingress, undefined);
-  assertEquals(m.denied, false);
+  assertEquals(m.dropped, false);
 });
 
 Deno.test("classify: the destination node fills the ingress verdict", () => {
@@ -91,7 +91,7 @@ Deno.test("classify: an unreplied connection a policy drops is denied, naming th
     tcpState: "SYN_SENT",
   });
   const m = classifyConnection(e, { nodeName: "node-a", cluster, policy: view })!;
-  assertEquals(m.denied, true);
+  assertEquals(m.dropped, true);
   assertEquals(m.ingress?.action, 2);
   assertEquals(m.ingress?.policyName, "db-ingress");
 });
@@ -188,4 +188,33 @@ Deno.test("flowRecord: every Antrea IPv4 field of an active export", () => {
     tcpState: "ESTABLISHED",
     flowType: 2,
   });
+});
+
+Deno.test("flowRecord: a dropped verdict is reported only while the connection is unreplied", () => {
+  let now = 1_700_000_000_000;
+  const ctx = { nodeName: "node-a", cluster, policy: view };
+  const store = new ConnectionStore<FlowMeta>((e) => classifyConnection(e, ctx), {
+    clock: () => now,
+  });
+  const spec = { src: "10.10.0.5", dst: "10.10.1.7", dport: 22 };
+  store.update([entry({ ...spec, status: 0b1000, tcpState: "SYN_SENT", packets: 1, bytes: 60 })]);
+  now += 15_000;
+  store.update([entry({ ...spec, status: 0b1000, tcpState: "SYN_SENT", packets: 1, bytes: 60 })]);
+  const [denied] = store.due();
+  const r1 = flowRecord(denied!, "node-a");
+  assertEquals(
+    [r1.ingressNetworkPolicyName, r1.ingressNetworkPolicyRuleAction],
+    ["db-ingress", 2],
+  );
+  // The reply came after all (the policy knowledge was stale): nothing was denied.
+  now += 5_000;
+  store.update([entry({ ...spec, status: 0b1110, packets: 4, bytes: 400, rpackets: 3 })]);
+  now += 60_000;
+  store.update([entry({ ...spec, status: 0b1110, packets: 9, bytes: 900, rpackets: 8 })]);
+  const [replied] = store.due();
+  const r2 = flowRecord(replied!, "node-a");
+  assertEquals(
+    [r2.ingressNetworkPolicyName, r2.ingressNetworkPolicyRuleAction],
+    ["", 0],
+  );
 });

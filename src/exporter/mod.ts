@@ -32,6 +32,7 @@ export {
   type FlowMeta,
   flowRecord,
   FlowType,
+  isDenied,
   type PodName,
 } from "./flow_record.ts";
 export { fnv1_32 } from "./fnv.ts";
