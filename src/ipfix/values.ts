@@ -260,8 +260,9 @@ export function fromHex(s: string): Uint8Array {
 // over: a small direct-mapped cache of decoded strings saves an allocation per field.
 const STRING_CACHE_SIZE = 8192;
 const MAX_CACHED_LENGTH = 96;
-const cacheKeys: (Uint8Array | undefined)[] = new Array(STRING_CACHE_SIZE).fill(undefined);
-const cacheValues: string[] = new Array(STRING_CACHE_SIZE).fill("");
+// Built element by element: `new Array(n)` of this size would be a slow dictionary array.
+const cacheKeys: (Uint8Array | null)[] = Array.from({ length: STRING_CACHE_SIZE }, () => null);
+const cacheValues: string[] = Array.from({ length: STRING_CACHE_SIZE }, () => "");
 
 /** Decodes UTF-8; invalid sequences become U+FFFD. */
 export function decodeString(u8: Uint8Array, o: number, len: number): string {
@@ -270,8 +271,8 @@ export function decodeString(u8: Uint8Array, o: number, len: number): string {
   let h = len;
   for (let i = 0; i < len; i++) h = Math.imul(h ^ u8[o + i]!, 0x01000193);
   const idx = (h ^ (h >>> 15)) & (STRING_CACHE_SIZE - 1);
-  const k = cacheKeys[idx];
-  if (k !== undefined && k.length === len) {
+  const k = cacheKeys[idx]!;
+  if (k !== null && k.length === len) {
     let i = 0;
     while (i < len && k[i] === u8[o + i]) i++;
     if (i === len) return cacheValues[idx]!;
