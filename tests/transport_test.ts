@@ -322,6 +322,7 @@ Deno.test("tcp: Antrea IPv4 and IPv6 flow records round-trip, with exporter and 
       lost: 0,
       sessionsOpened: 1,
       activeSessions: 1,
+      udpBufferDrops: 0,
     });
     const sessions = sessionsOf(c, "tcp");
     assertEquals(sessions.length, 1);

@@ -17,6 +17,7 @@ import { type DecodedMessage, decodeMessage } from "./decoder.ts";
 import type { Registry } from "./registry.ts";
 import { type SessionKey, TemplateCache, UDP_TEMPLATE_LIFETIME_MS } from "./template_cache.ts";
 import { type Clock, IPFIX_VERSION, MESSAGE_HEADER_LENGTH, systemClock } from "./types.ts";
+import { openUdpReceiver, type UdpReceiver } from "./udp_receiver.ts";
 
 /** Server side TLS settings. */
 export interface TlsServerOptions {
@@ -68,6 +69,8 @@ export interface CollectorStats {
   lost: number;
   sessionsOpened: number;
   activeSessions: number;
+  /** UDP datagrams the kernel dropped because the socket buffer was full (SO_RXQ_OVFL). */
+  udpBufferDrops: number;
 }
 
 /** Options of a {@link CollectingProcess}. */
@@ -83,6 +86,8 @@ export interface CollectingProcessOptions {
   logger?: Logger;
   /** Largest message accepted on a stream before the session is closed (65535). */
   maxMessageSize?: number;
+  /** UDP socket receive buffer in octets (SO_RCVBUF; SO_RCVBUFFORCE as root). */
+  udpReceiveBuffer?: number;
 }
 
 interface Sequence {
@@ -120,6 +125,7 @@ export class CollectingProcess {
     lost: 0,
     sessionsOpened: 0,
     activeSessions: 0,
+    udpBufferDrops: 0,
   };
   /** Counters per session, by session key. */
   readonly sessions = new Map<SessionKey, SessionStats>();
@@ -128,7 +134,7 @@ export class CollectingProcess {
   readonly #clock: Clock;
   readonly #sequences = new Map<string, Sequence>();
   #listener: Deno.Listener | null = null;
-  #udp: Deno.DatagramConn | null = null;
+  #udp: UdpReceiver | null = null;
   #tlsServer: TlsServer | null = null;
   #conns = new Set<{ close(): void }>();
   #tasks: Promise<void>[] = [];
@@ -159,8 +165,12 @@ export class CollectingProcess {
   listen(): Promise<void> {
     const { host, port, protocol } = this.endpoint;
     if (protocol === "udp") {
-      this.#udp = Deno.listenDatagram({ transport: "udp", hostname: host, port });
-      this.#port = (this.#udp.addr as Deno.NetAddr).port;
+      this.#udp = openUdpReceiver({
+        hostname: host,
+        port,
+        ...(this.#opts.udpReceiveBuffer ? { rcvbuf: this.#opts.udpReceiveBuffer } : {}),
+      });
+      this.#port = this.#udp.port;
       this.#tasks.push(this.#serveUdp(this.#udp));
       this.#expiry = setInterval(() => this.cache.expire(), 60_000);
     } else if (protocol === "tls" && this.#opts.tls?.ca) {
@@ -173,7 +183,10 @@ export class CollectingProcess {
       this.#port = (this.#listener.addr as Deno.NetAddr).port;
       this.#tasks.push(this.#accept(this.#listener, protocol as "tls" | "tcp"));
     }
-    this.#log.info("Listening", { address: `${formatHostPort(host, this.#port)}:${protocol}` });
+    this.#log.info("Listening", {
+      address: `${formatHostPort(host, this.#port)}:${protocol}`,
+      ...(this.#udp ? { udpReceiver: this.#udp.kind } : {}),
+    });
     return Promise.resolve();
   }
 
@@ -351,16 +364,19 @@ export class CollectingProcess {
     });
   }
 
-  async #serveUdp(udp: Deno.DatagramConn): Promise<void> {
+  async #serveUdp(udp: UdpReceiver): Promise<void> {
     try {
       while (!this.#closed) {
-        const [data, addr] = await udp.receive();
-        const a = addr as Deno.NetAddr;
-        const address = formatHostPort(a.hostname, a.port);
-        const key = `udp:${address}`;
-        if (!this.sessions.has(key)) this.#openSession(address, "udp");
-        const err = this.#handle(data, key, address, "udp");
-        if (err) this.#malformed(key, address, err, true);
+        // Many datagrams per call (recvmmsg) where FFI is allowed; views valid until the next.
+        const batch = await udp.receive();
+        if (batch.length === 0) break;
+        if (udp.drops !== undefined) this.stats.udpBufferDrops = udp.drops;
+        for (const { data, address } of batch) {
+          const key = `udp:${address}`;
+          if (!this.sessions.has(key)) this.#openSession(address, "udp");
+          const err = this.#handle(data, key, address, "udp");
+          if (err) this.#malformed(key, address, err, true);
+        }
       }
     } catch (e) {
       if (!this.#closed) this.#log.error("UDP receive failed", { error: e });

@@ -1,0 +1,178 @@
+import { assert, assertEquals, assertThrows } from "../../tests/_assert.ts";
+import { openUdpReceiver, type UdpDatagram, type UdpReceiver } from "./udp_receiver.ts";
+
+const ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted" &&
+  Deno.build.os === "linux";
+const MODES = ["listenDatagram", "recvmmsg"] as const;
+
+function pattern(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + n) & 255;
+  return b;
+}
+
+async function receiveCount(rx: UdpReceiver, count: number): Promise<UdpDatagram[]> {
+  const got: UdpDatagram[] = [];
+  const timer = setTimeout(() => rx.close(), 5000);
+  try {
+    while (got.length < count) {
+      const batch = await rx.receive();
+      if (batch.length === 0) break;
+      // The recvmmsg receiver's views are valid until the next receive(): copy.
+      for (const d of batch) got.push({ data: d.data.slice(), address: d.address });
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return got;
+}
+
+for (const mode of MODES) {
+  for (const host of ["127.0.0.1", "::1"]) {
+    Deno.test({
+      name: `udp receiver (${mode}, ${host}): datagrams of 1 to 65507 octets, with their sender`,
+      ignore: mode === "recvmmsg" && !ffi,
+      async fn() {
+        using rx = openUdpReceiver({ hostname: host, port: 0, mode, rcvbuf: 1 << 20 });
+        assertEquals(rx.kind, mode);
+        const tx = Deno.listenDatagram({ transport: "udp", hostname: host, port: 0 });
+        try {
+          const sizes = [1, 1452, 2047, 2048, 2049, 9000, 65507];
+          for (const n of sizes) {
+            await tx.send(pattern(n), { transport: "udp", hostname: host, port: rx.port });
+          }
+          const got = await receiveCount(rx, sizes.length);
+          const port = (tx.addr as Deno.NetAddr).port;
+          const from = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+          assertEquals(got.map((d) => d.data), sizes.map(pattern));
+          assertEquals(got.map((d) => d.address), sizes.map(() => from));
+        } finally {
+          tx.close();
+        }
+      },
+    });
+  }
+
+  Deno.test({
+    name: `udp receiver (${mode}): close() ends a pending receive() with [] and frees the port`,
+    ignore: mode === "recvmmsg" && !ffi,
+    async fn() {
+      const rx = openUdpReceiver({ hostname: "127.0.0.1", port: 0, mode });
+      const pending = rx.receive();
+      await new Promise((r) => setTimeout(r, 20));
+      const t0 = performance.now();
+      rx.close();
+      assertEquals(await pending, []);
+      assert(performance.now() - t0 < 500, "close() woke the pending receive at once");
+      rx.close();
+      assertEquals(await rx.receive(), []);
+      const again = openUdpReceiver({ hostname: "127.0.0.1", port: rx.port, mode });
+      assertEquals(again.port, rx.port);
+      again.close();
+    },
+  });
+}
+
+Deno.test({
+  name: "udp receiver (recvmmsg): a datagram longer than maxDatagramSize is counted and skipped",
+  ignore: !ffi,
+  async fn() {
+    using rx = openUdpReceiver({
+      hostname: "127.0.0.1",
+      port: 0,
+      mode: "recvmmsg",
+      maxDatagramSize: 1000,
+    });
+    const tx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    try {
+      const to = { transport: "udp" as const, hostname: "127.0.0.1", port: rx.port };
+      await tx.send(pattern(1001), to);
+      await tx.send(pattern(1000), to);
+      const got = await receiveCount(rx, 1);
+      assertEquals(got.map((d) => d.data), [pattern(1000)]);
+      assertEquals(rx.truncated, 1);
+    } finally {
+      tx.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "udp receiver (recvmmsg): datagrams the full socket buffer dropped are counted",
+  ignore: !ffi,
+  async fn() {
+    // The smallest buffer the kernel allows holds a few datagrams; 200 overflow it.
+    using rx = openUdpReceiver({ hostname: "127.0.0.1", port: 0, mode: "recvmmsg", rcvbuf: 1 });
+    assertEquals(rx.drops, 0);
+    const tx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    try {
+      const to = { transport: "udp" as const, hostname: "127.0.0.1", port: rx.port };
+      for (let i = 0; i < 200; i++) await tx.send(pattern(1400), to);
+      const got = await receiveCount(rx, 1);
+      assert(got.length >= 1);
+      // The drop counter rides on the datagrams received after the drops.
+      await tx.send(pattern(10), to);
+      let last: UdpDatagram[] = [];
+      while (!last.some((d) => d.data.length === 10)) last = await rx.receive();
+      assert((rx.drops ?? 0) > 0, `drops ${rx.drops}`);
+      assert(rx.rcvbuf !== undefined && rx.rcvbuf > 0);
+    } finally {
+      tx.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "udp receiver (recvmmsg): a busy socket still lets timers run",
+  ignore: !ffi,
+  async fn() {
+    using rx = openUdpReceiver({ hostname: "127.0.0.1", port: 0, mode: "recvmmsg" });
+    const tx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: rx.port };
+    let fired = 0;
+    const timer = setInterval(() => fired++, 10);
+    let sending = true;
+    const sender = (async () => {
+      while (sending) await tx.send(pattern(100), to);
+    })();
+    try {
+      // Handling each batch takes a while, so that the socket never runs dry.
+      const end = performance.now() + 300;
+      while (performance.now() < end) {
+        await rx.receive();
+        const busy = performance.now() + 1;
+        while (performance.now() < busy) { /* work */ }
+      }
+      assert(fired >= 5, `the 10 ms interval fired ${fired} times in 300 ms`);
+    } finally {
+      sending = false;
+      clearInterval(timer);
+      await sender;
+      tx.close();
+    }
+  },
+});
+
+Deno.test("udp receiver: argument errors", () => {
+  assertThrows(
+    () => openUdpReceiver({ hostname: "localhost", port: 0, mode: "recvmmsg" }),
+    TypeError,
+    "expected an IP address",
+  );
+  assertThrows(
+    () => openUdpReceiver({ hostname: "127.0.0.1", port: 0, mode: "recvmmsg", batch: 0 }),
+    RangeError,
+  );
+  assertThrows(
+    () => openUdpReceiver({ hostname: "127.0.0.1", port: 65536, mode: "recvmmsg" }),
+    RangeError,
+  );
+});
+
+Deno.test("udp receiver: auto mode takes recvmmsg with FFI on Linux, listenDatagram otherwise", () => {
+  using ip = openUdpReceiver({ hostname: "127.0.0.1", port: 0 });
+  assertEquals(ip.kind, ffi ? "recvmmsg" : "listenDatagram");
+  // recvmmsg binds IP literals only: a host name takes the fallback.
+  using name = openUdpReceiver({ hostname: "localhost", port: 0 });
+  assertEquals(name.kind, "listenDatagram");
+});
