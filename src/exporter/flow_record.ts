@@ -7,7 +7,13 @@
 
 import { type ConnEntry, ConnStatus } from "../conntrack/mod.ts";
 import type { DataRecord } from "../ipfix/mod.ts";
-import { evaluate, type PolicyView, RuleAction, type Verdict } from "../policy/mod.ts";
+import {
+  evaluate,
+  policyRecordFields,
+  type PolicyView,
+  RuleAction,
+  type Verdict,
+} from "../policy/mod.ts";
 import type { ExportItem } from "./connection_store.ts";
 
 /** flowType values (Antrea 137). */
@@ -188,16 +194,7 @@ export function flowRecord(item: ExportItem<FlowMeta>, nodeName: string): DataRe
       (v4 ? "0.0.0.0" : "::"),
     destinationServicePort: m.servicePort,
     destinationServicePortName: m.servicePortName,
-    ingressNetworkPolicyName: i?.policyName ?? "",
-    ingressNetworkPolicyNamespace: i?.policyNamespace ?? "",
-    ingressNetworkPolicyType: i?.policyType ?? 0,
-    ingressNetworkPolicyRuleName: i?.ruleName ?? "",
-    ingressNetworkPolicyRuleAction: i?.action ?? 0,
-    egressNetworkPolicyName: g?.policyName ?? "",
-    egressNetworkPolicyNamespace: g?.policyNamespace ?? "",
-    egressNetworkPolicyType: g?.policyType ?? 0,
-    egressNetworkPolicyRuleName: g?.ruleName ?? "",
-    egressNetworkPolicyRuleAction: g?.action ?? 0,
+    ...policyRecordFields({ ingress: i, egress: g }),
     tcpState: e.tcpState && e.tcpState !== "NONE" ? e.tcpState : "",
     flowType: m.flowType,
   };
