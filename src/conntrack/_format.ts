@@ -5,6 +5,8 @@
  * @module
  */
 
+import { formatIPv6 as formatIPv6Text, type FormatOptions } from "../net/mod.ts";
+
 const DEC: string[] = Array.from({ length: 256 }, (_, i) => String(i));
 
 // "a.b" and ".a.b" for every pair of octets, built on first use (about 5 MB): a cache miss then
@@ -44,49 +46,14 @@ export function formatIPv4Le(u32: number): string {
   return s;
 }
 
-/** Formats the dotted quad of four octets. */
-function dotted(a: number, b: number, c: number, d: number): string {
-  return DEC[a] + "." + DEC[b] + "." + DEC[c] + "." + DEC[d];
-}
-
-const words = new Uint16Array(8);
+/** inet_ntop also writes IPv4-compatible addresses (`::a.b.c.d`) with a dotted quad. */
+const INET_NTOP: FormatOptions = { ipv4Compatible: true };
 
 /**
- * Formats 16 octets at `o` as glibc's `inet_ntop(AF_INET6)` does: the longest run of two or more
- * zero groups (the first on a tie) becomes `::`, and addresses whose first 96 bits are zero, or
- * `::ffff:0:0/96` (IPv4-mapped), end in a dotted quad.
+ * Formats 16 octets at `o` as glibc's `inet_ntop(AF_INET6)` does: RFC 5952 text, in which
+ * IPv4-mapped addresses (`::ffff:a.b.c.d`) and also IPv4-compatible ones (`::a.b.c.d`) end in a
+ * dotted quad.
  */
 export function formatIPv6(u8: Uint8Array, o: number): string {
-  for (let i = 0; i < 8; i++) words[i] = (u8[o + 2 * i]! << 8) | u8[o + 2 * i + 1]!;
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i + 1;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) bestStart = -1;
-  let s = "";
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      s += "::";
-      i += bestLen - 1;
-      continue;
-    }
-    if (i !== 0 && i !== bestStart + bestLen) s += ":";
-    // An IPv4 tail after 96 zero bits (::a.b.c.d) or after ::ffff (IPv4-mapped).
-    if (i === 6 && bestStart === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
-      return s + dotted(u8[o + 12]!, u8[o + 13]!, u8[o + 14]!, u8[o + 15]!);
-    }
-    s += words[i]!.toString(16);
-  }
-  return s;
+  return formatIPv6Text(u8, o, INET_NTOP);
 }

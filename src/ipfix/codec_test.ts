@@ -1,3 +1,4 @@
+import { Rng } from "../random/mod.ts";
 import {
   ALL_TYPES_FIELDS,
   ALL_TYPES_TEMPLATE_ID,
@@ -5,7 +6,6 @@ import {
   allTypesTemplate,
   antreaRecord,
   DOC_PEN,
-  Rng,
   statsOptionsTemplate,
   TEST_REGISTRY,
 } from "./_fuzz_corpus.ts";

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from "../net/mod.ts";
 import { TruncatedError } from "./errors.ts";
 import {
   type DataRecord,
@@ -53,6 +54,8 @@ const ip4Parsed = new Map<string, number>();
 /** Helpers the generated code calls; passed in so the code needs no imports. */
 const H = {
   ...V,
+  formatIPv4,
+  formatIPv6,
   trunc(o: number): never {
     throw new TruncatedError(`Truncated data record at offset ${o}`, o);
   },
@@ -87,7 +90,7 @@ const H = {
       const known = ip4Parsed.get(v);
       if (known !== undefined) return dv.setUint32(o, known);
       const u8 = new Uint8Array(dv.buffer, dv.byteOffset + o, 4);
-      if (V.parseIPv4Into(v, u8, 0)) {
+      if (parseIPv4Into(v, u8, 0)) {
         if (ip4Parsed.size >= 65536) ip4Parsed.clear();
         ip4Parsed.set(v, dv.getUint32(o));
         return;
@@ -97,7 +100,7 @@ const H = {
   },
   ip6(name: string, v: unknown, u8: Uint8Array, o: number): void {
     if (v === undefined) u8.fill(0, o, o + 16);
-    else if (typeof v !== "string" || !V.parseIPv6Into(v, u8, o)) {
+    else if (typeof v !== "string" || !parseIPv6Into(v, u8, o)) {
       H.bad(name, v, "an IPv6 address");
     }
   },

@@ -4,6 +4,7 @@
  * case; `deno task fuzz -- --seed S --case I` replays it, `deno task fuzz` runs longer.
  */
 
+import { Rng } from "../random/mod.ts";
 import {
   applyMutation,
   buildCorpus,
@@ -15,7 +16,6 @@ import {
   lengthFields,
   MUTATIONS,
   newStats,
-  Rng,
   runCase,
   type RunStats,
   TEST_REGISTRY,

@@ -51,7 +51,8 @@ export {
   antreaFlowTemplate,
   templateOf,
 } from "./antrea_templates.ts";
-export { formatIPv4, formatIPv6, fromHex, toHex } from "./values.ts";
+export { fromHex, toHex } from "./values.ts";
+export { formatIPv4, formatIPv6 } from "../net/mod.ts";
 export { type Endpoint, formatHostPort, parseAddress, type Protocol } from "./address.ts";
 export {
   baseName,

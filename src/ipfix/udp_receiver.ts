@@ -11,7 +11,7 @@
 
 import { setImmediate } from "node:timers";
 import { formatHostPort } from "./address.ts";
-import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from "./values.ts";
+import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from "../net/mod.ts";
 
 /** One received datagram. */
 export interface UdpDatagram {

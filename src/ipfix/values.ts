@@ -1,6 +1,7 @@
 /**
  * Conversions between wire bytes and values for the types whose wire form is not a plain
- * big-endian number: addresses, strings, reduced-size and 64-bit integers, NTP timestamps.
+ * big-endian number: MAC addresses, strings, reduced-size and 64-bit integers, NTP timestamps.
+ * IP addresses are the shared ones of `src/net`.
  *
  * @module
  */
@@ -13,7 +14,6 @@ const NTP_UNIX_OFFSET = 2208988800;
 const NTP_UNIX_OFFSET_N = 2208988800n;
 const NANOS = 1_000_000_000n;
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-const DEC: string[] = Array.from({ length: 256 }, (_, i) => String(i));
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
@@ -98,132 +98,6 @@ export function writeSigned(u8: Uint8Array, o: number, v: number | bigint, len: 
     throw new TypeError(`Value ${v} does not fit a signed integer of ${len} octets`);
   }
   writeUnsigned(u8, o, BigInt.asUintN(len * 8, b), len);
-}
-
-// Pod and node addresses recur in every record: cache their text form.
-const IP4_CACHE_SIZE = 4096;
-const ip4Keys = new Float64Array(IP4_CACHE_SIZE).fill(-1);
-const ip4Values: string[] = new Array(IP4_CACHE_SIZE).fill("");
-
-/** Formats 4 octets as a dotted-quad IPv4 address. */
-export function formatIPv4(u8: Uint8Array, o: number): string {
-  const a = u8[o]!, b = u8[o + 1]!, c = u8[o + 2]!, d = u8[o + 3]!;
-  const key = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-  const idx = (key ^ (key >>> 12) ^ (key >>> 24)) & (IP4_CACHE_SIZE - 1);
-  if (ip4Keys[idx] === key) return ip4Values[idx]!;
-  const s = DEC[a] + "." + DEC[b] + "." + DEC[c] + "." + DEC[d];
-  ip4Keys[idx] = key;
-  ip4Values[idx] = s;
-  return s;
-}
-
-/** Formats 16 octets as an IPv6 address in the form of RFC 5952 §4. */
-export function formatIPv6(u8: Uint8Array, o: number): string {
-  const w: number[] = new Array(8);
-  for (let i = 0; i < 8; i++) w[i] = (u8[o + 2 * i]! << 8) | u8[o + 2 * i + 1]!;
-  // IPv4-mapped addresses keep the dotted form. RFC 5952 §5
-  if (
-    w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff
-  ) {
-    return "::ffff:" + formatIPv4(u8, o + 12);
-  }
-  // Longest run of two or more zero groups, the first one on a tie. RFC 5952 §4.2
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  let s = "";
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      s += "::";
-      i += bestLen - 1;
-      continue;
-    }
-    if (s.length > 0 && !s.endsWith(":")) s += ":";
-    s += w[i]!.toString(16);
-  }
-  return s;
-}
-
-/** Parses a dotted-quad IPv4 address into 4 octets at `o`; false when it is not one. */
-export function parseIPv4Into(s: string, u8: Uint8Array, o: number): boolean {
-  let part = 0;
-  let val = 0;
-  let digits = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 46;
-    if (c === 46) {
-      if (digits === 0 || part > 3) return false;
-      u8[o + part++] = val;
-      val = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && val === 0) return false; // no leading zeros
-      val = val * 10 + c - 48;
-      if (val > 255 || ++digits > 3) return false;
-    } else return false;
-  }
-  return part === 4;
-}
-
-/** Parses an IPv6 address (RFC 4291 §2.2 text forms) into 16 octets at `o`; false when invalid. */
-export function parseIPv6Into(s: string, u8: Uint8Array, o: number): boolean {
-  if (s.length < 2 || s.length > 45) return false;
-  const words: number[] = [];
-  let gap = -1;
-  let i = 0;
-  if (s.startsWith("::")) {
-    gap = 0;
-    i = 2;
-    if (s.length === 2) {
-      u8.fill(0, o, o + 16);
-      return true;
-    }
-  } else if (s.startsWith(":")) return false;
-  while (i < s.length) {
-    const next = s.indexOf(":", i);
-    const end = next < 0 ? s.length : next;
-    const token = s.slice(i, end);
-    if (token.includes(".")) {
-      if (next >= 0 || words.length > 6) return false;
-      const v4 = new Uint8Array(4);
-      if (!parseIPv4Into(token, v4, 0)) return false;
-      words.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-    } else {
-      if (token.length < 1 || token.length > 4 || !/^[0-9a-fA-F]+$/.test(token)) return false;
-      words.push(parseInt(token, 16));
-    }
-    if (next < 0) break;
-    if (s.charCodeAt(next + 1) === 58) {
-      if (gap >= 0) return false;
-      gap = words.length;
-      i = next + 2;
-      if (i === s.length) break;
-    } else {
-      i = next + 1;
-      if (i === s.length) return false;
-    }
-  }
-  if (gap < 0 ? words.length !== 8 : words.length > 7) return false;
-  const full = gap < 0
-    ? words
-    : [...words.slice(0, gap), ...new Array(8 - words.length).fill(0), ...words.slice(gap)];
-  for (let k = 0; k < 8; k++) {
-    u8[o + 2 * k] = full[k]! >> 8;
-    u8[o + 2 * k + 1] = full[k]! & 0xff;
-  }
-  return true;
 }
 
 /** Formats 6 octets as `aa:bb:cc:dd:ee:ff`. */

@@ -10,7 +10,15 @@
 import type { Node, Pod, Service } from "kubernetes-types/core/v1.d.ts";
 import type { NetworkPolicy } from "kubernetes-types/networking/v1.d.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
-import { canonicalIP, type Cidr, cidrContains, networkKey, parseCIDR, parseIP } from "./_ip.ts";
+import {
+  canonicalIP,
+  type Cidr,
+  cidrContains,
+  type CidrOptions,
+  networkKey,
+  parseCidr,
+  parseIP,
+} from "../net/mod.ts";
 import {
   type KindMap,
   type KubeObject,
@@ -18,6 +26,9 @@ import {
   RESOURCE_KINDS,
   type ResourceKind,
 } from "./kinds.ts";
+
+/** CIDRs read as Kubernetes reads them: an IPv4-mapped IPv6 prefix is the IPv4 prefix it covers. */
+const AS_KUBERNETES: CidrOptions = { mappedAsIPv4: true };
 
 /** Transport protocols of Service and container ports. */
 export type Protocol = "TCP" | "UDP" | "SCTP";
@@ -207,7 +218,7 @@ function podInfo(pod: Pod): PodInfo {
 function nodeInfo(node: Node): NodeInfo {
   const cidrs: string[] = [];
   for (const c of [...asArray(node.spec?.podCIDRs), node.spec?.podCIDR]) {
-    const p = typeof c === "string" ? parseCIDR(c) : undefined;
+    const p = typeof c === "string" ? parseCidr(c, AS_KUBERNETES) : undefined;
     if (p && !cidrs.includes(p.text)) cidrs.push(p.text);
   }
   const addrs = asArray(node.status?.addresses);
@@ -328,7 +339,7 @@ export class ClusterCache {
     this.#log = options.logger ?? createLogger("k8s");
     this.#expected = new Set(options.kinds ?? RESOURCE_KINDS);
     this.#extraCIDRs = (options.podCIDRs ?? []).map((c) => {
-      const p = parseCIDR(c);
+      const p = parseCidr(c, AS_KUBERNETES);
       if (!p) throw new TypeError(`Invalid pod CIDR "${c}": expected ADDRESS/PREFIX`);
       return p;
     });
@@ -690,7 +701,7 @@ export class ClusterCache {
     const info = nodeInfo(node);
     this.#nodes.set(info.name, info);
     for (const text of info.podCIDRs) {
-      const c = parseCIDR(text)!;
+      const c = parseCidr(text, AS_KUBERNETES)!;
       const gk = `${c.family}/${c.prefix}`;
       let g = this.#cidrGroups.get(gk);
       if (g === undefined) {
@@ -707,7 +718,7 @@ export class ClusterCache {
     if (info === undefined) return;
     this.#nodes.delete(name);
     for (const text of info.podCIDRs) {
-      const c = parseCIDR(text)!;
+      const c = parseCidr(text, AS_KUBERNETES)!;
       const gk = `${c.family}/${c.prefix}`;
       const g = this.#cidrGroups.get(gk);
       const nk = networkKey(c.bytes, c.prefix);

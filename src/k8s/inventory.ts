@@ -10,10 +10,10 @@
  */
 
 import { createLogger, type Logger } from "../log/mod.ts";
+import { canonicalIP, parseCidr } from "../net/mod.ts";
 import type { ClusterCache } from "./cache.ts";
 import { normalizeProtocol } from "./cache.ts";
 import { InventoryError } from "./errors.ts";
-import { canonicalIP, parseCIDR } from "./_ip.ts";
 import {
   isResourceKind,
   type KubeObject,
@@ -271,7 +271,7 @@ function ip(
 
 function cidr(v: unknown, path: Path): void {
   if (typeof v !== "string") throw new Problem(path, `must be a string, got ${show(v)}`);
-  if (parseCIDR(v) === undefined) {
+  if (parseCidr(v, { mappedAsIPv4: true }) === undefined) {
     throw new Problem(path, `${JSON.stringify(v)} is not a CIDR (ADDRESS/PREFIX)`);
   }
 }

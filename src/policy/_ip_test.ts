@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/_assert.ts";
-import { cidrContains, formatIPv6Words, parseCidr, parseIP } from "./_ip.ts";
+import { cidrContains, cidrStrictlyInside, parseCidr, parseIP } from "./_ip.ts";
 
 Deno.test("parseIP: IPv4 and IPv6 forms", () => {
   const cases: [string, number[] | undefined][] = [
@@ -77,16 +77,19 @@ Deno.test("parseCidr and cidrContains", () => {
   assertEquals(cidrContains(parseCidr("fd00::1/128")!, parseIP("fd00::2")!), false);
 });
 
-Deno.test("formatIPv6Words: RFC 5952 text", () => {
-  const cases: [string, string][] = [
-    ["fd00:0001:0:0:0:0:0:0010", "fd00:1::10"],
-    ["::", "::"],
-    ["::1", "::1"],
-    ["1:0:0:2:0:0:0:3", "1:0:0:2::3"],
-    ["1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7"],
-    ["2001:DB8::", "2001:db8::"],
-  ];
-  for (const [text, canonical] of cases) {
-    assertEquals(formatIPv6Words(parseIP(text)!), canonical, text);
-  }
+Deno.test("parseCidr: leading zeros are read as decimal, IPv4-mapped blocks stay IPv6", () => {
+  assertEquals(parseCidr("010.1.2.3/16"), { words: [0x0a010000], prefix: 16 });
+  assertEquals(parseCidr("::ffff:10.0.0.0/104"), {
+    words: [0, 0, 0xffff, 0x0a000000],
+    prefix: 104,
+  });
+  assertEquals(cidrContains(parseCidr("::ffff:10.0.0.0/104")!, parseIP("10.0.0.1")!), false);
+});
+
+Deno.test("cidrStrictlyInside", () => {
+  const outer = parseCidr("10.0.0.0/8")!;
+  assertEquals(cidrStrictlyInside(parseCidr("10.1.0.0/16")!, outer), true);
+  assertEquals(cidrStrictlyInside(parseCidr("10.0.0.0/8")!, outer), false);
+  assertEquals(cidrStrictlyInside(parseCidr("11.0.0.0/16")!, outer), false);
+  assertEquals(cidrStrictlyInside(parseCidr("fd00::/16")!, outer), false);
 });

@@ -13,6 +13,7 @@
 
 import type { Namespace, Pod } from "kubernetes-types/core/v1.d.ts";
 import type { NetworkPolicy } from "kubernetes-types/networking/v1.d.ts";
+import { Rng } from "../random/mod.ts";
 import { evaluate, type Flow } from "./evaluate.ts";
 import { StaticPolicyView } from "./view.ts";
 import { parseIP } from "./_ip.ts";
@@ -44,18 +45,6 @@ export interface BenchmarkResult {
     ingressDrop: number;
     egressAllow: number;
     egressDrop: number;
-  };
-}
-
-/** A small deterministic PRNG (mulberry32), so runs are comparable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -125,7 +114,9 @@ export function syntheticCluster(options: BenchmarkOptions = {}) {
   const nsCount = options.namespaces ?? 20;
   const perNs = options.podsPerNamespace ?? 50;
   const flowCount = Math.min(options.evaluations ?? 1_000_000, 65_536);
-  const random = prng(options.seed ?? 1);
+  // Seeded, so runs are comparable.
+  const rng = new Rng(options.seed ?? 1);
+  const random = () => rng.float();
   const namespaces: Namespace[] = [];
   const pods: Pod[] = [];
   const networkPolicies: NetworkPolicy[] = [];

@@ -7,7 +7,7 @@
 
 import type { Container, Namespace, Node, Pod } from "kubernetes-types/core/v1.d.ts";
 import type { NetworkPolicy } from "kubernetes-types/networking/v1.d.ts";
-import { formatIPv6Words, parseIPv6 } from "./_ip.ts";
+import { formatIPv6, parseIPv6Into, type ParseOptions } from "../net/mod.ts";
 import { type CompiledPolicy, compilePolicy, PolicyError, PROTOCOL_NUMBERS } from "./compile.ts";
 import type { Labels } from "./selector.ts";
 
@@ -95,11 +95,17 @@ export function podRef(pod: Pod): PodRef | undefined {
   return nodeName ? { ...ref, nodeName } : ref;
 }
 
-/** IPv6 text in canonical form, so that `FD00:0::1` and `fd00::1` find the same pod. */
+const ipKeyBytes = new Uint8Array(16);
+/** IPv4 octets with leading zeros read as decimal, as Kubernetes' sloppy parser reads them. */
+const SLOPPY: ParseOptions = { leadingZeros: true };
+
+/**
+ * IPv6 text in canonical form, so that `FD00:0::1` and `fd00::1` find the same pod. An
+ * IPv4-mapped address stays IPv6 here: it finds only a pod listed with an IPv6 address.
+ */
 function ipKey(ip: string): string {
   if (ip.indexOf(":") < 0) return ip;
-  const words = parseIPv6(ip);
-  return words === undefined ? ip : formatIPv6Words(words);
+  return parseIPv6Into(ip, ipKeyBytes, 0, SLOPPY) ? formatIPv6(ipKeyBytes, 0) : ip;
 }
 
 /** Objects a {@link StaticPolicyView} is built from. */

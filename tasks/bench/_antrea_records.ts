@@ -6,6 +6,7 @@
  */
 
 import type { DataRecord } from "../../src/ipfix/mod.ts";
+import { Rng } from "../../src/random/mod.ts";
 
 /** Size of the simulated cluster. */
 export interface ClusterShape {
@@ -24,18 +25,6 @@ export const DEFAULT_CLUSTER: ClusterShape = {
   services: 100,
   policies: 40,
 };
-
-/** A small deterministic PRNG (mulberry32), so every run encodes the same records. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const APPS = ["frontend", "backend", "cart", "checkout", "payments", "redis", "postgres", "kafka"];
 const WORDS = ["shop", "billing", "auth", "search", "media", "data", "ops", "web", "api", "ml"];
@@ -56,7 +45,9 @@ export function antreaRecords(
   shape: ClusterShape = DEFAULT_CLUSTER,
   seed = 1,
 ): DataRecord[] {
-  const rnd = prng(seed);
+  // Seeded, so every run encodes the same records.
+  const rng = new Rng(seed);
+  const rnd = () => rng.float();
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const namespaces = Array.from({ length: shape.namespaces }, (_, i) => `${WORDS[i % 10]}-${i}`);
