@@ -264,18 +264,21 @@ interface ChildOptions {
   ns?: string;
   /** Run as nobody (setpriv), with this DENO_DIR. */
   nobodyDenoDir?: string;
+  /** The deno binary and this test file to run, when not the running ones (copies nobody can read). */
+  denoPath?: string;
+  self?: string;
   /** Deno permission flags instead of the role's. */
   flags?: string[];
 }
 
 function childCommand(role: string, args: string[], o: ChildOptions): [string, string[]] {
   const deno = [
-    Deno.execPath(),
+    o.denoPath ?? Deno.execPath(),
     "run",
     "--no-prompt",
     ...(o.nobodyDenoDir ? ["--no-lock"] : []),
     ...(o.flags ?? ROLE_FLAGS[role]!),
-    SELF,
+    o.self ?? SELF,
     "--role",
     role,
     ...args,
@@ -820,7 +823,23 @@ function registerTests(): void {
       try {
         await using denoDir = await tempDir("flowvis-ct-nobody-");
         await Deno.chmod(denoDir.path, 0o777);
-        const r = await child<DumpResult>("dump", ["{}"], { ns, nobodyDenoDir: denoDir.path });
+        // nobody may not be able to read the deno binary or the checkout (under /root, as with
+        // npx or a clone in root's home): give it copies of both.
+        const denoPath = `${denoDir.path}/deno`;
+        await Deno.copyFile(Deno.execPath(), denoPath);
+        await Deno.chmod(denoPath, 0o755);
+        const root = new URL("../", import.meta.url).pathname;
+        const repo = `${denoDir.path}/repo`;
+        await Deno.mkdir(repo);
+        await run("cp", ["-r", `${root}src`, `${root}tests`, `${root}deno.json`, repo]);
+        await run("chmod", ["-R", "a+rX", repo]);
+        const as = {
+          ns,
+          nobodyDenoDir: denoDir.path,
+          denoPath,
+          self: `${repo}/tests/conntrack_test.ts`,
+        };
+        const r = await child<DumpResult>("dump", ["{}"], as);
         assert(!r.ok, "the dump should fail");
         assertEquals([r.error.name, r.error.code], ["ConntrackError", "permission-denied"]);
         assertEquals(r.error.errno, 1);
@@ -829,7 +848,7 @@ function registerTests(): void {
         const report = await child<{ acct: Outcome; timestamp: Outcome; missing: string[] }>(
           "enable",
           [],
-          { ns, nobodyDenoDir: denoDir.path },
+          as,
         );
         // A new namespace starts with both off (unless the kernel's defaults say otherwise).
         const off = [report.acct, report.timestamp].filter((o) => o.before === false);
