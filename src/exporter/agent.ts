@@ -268,7 +268,7 @@ export class FlowExporterAgent {
           "Flow records that could not be sent: invalid, dropped from a full buffer, unsent at close, or failed writes.",
         type: "counter",
         value: this.stats.exportErrors + ex.recordsInvalid + ex.recordsDropped + ex.recordsUnsent +
-          ex.sendErrors,
+          ex.recordsFailed,
       },
       {
         name: "flowvis_agent_export_queue_records",

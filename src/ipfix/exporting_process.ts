@@ -54,6 +54,8 @@ export interface ExporterStats {
   recordsInvalid: number;
   /** Records still buffered when the process was closed. */
   recordsUnsent: number;
+  /** Records in UDP datagrams that could not be sent (lost; TCP/TLS records are resent). */
+  recordsFailed: number;
   /** Connections re-established after one was lost. */
   reconnects: number;
   connectFailures: number;
@@ -141,6 +143,7 @@ export class ExportingProcess {
     recordsDropped: 0,
     recordsInvalid: 0,
     recordsUnsent: 0,
+    recordsFailed: 0,
     reconnects: 0,
     connectFailures: 0,
     sendErrors: 0,
@@ -235,7 +238,8 @@ export class ExportingProcess {
    */
   async close(timeoutMs = 5_000): Promise<void> {
     if (this.#closed) return;
-    if (this.#started && this.stats.queued > 0) await this.flush(timeoutMs);
+    // Also while a batch is being written (queued is 0 then): closing under it would fail it.
+    if (this.#started) await this.flush(timeoutMs);
     this.#closed = true;
     clearInterval(this.#refreshTimer);
     this.stats.recordsUnsent += this.stats.queued;
@@ -431,6 +435,7 @@ export class ExportingProcess {
             this.stats.sendErrors++;
             if (this.#udp) {
               this.#log.warn("Cannot send to the collector", { collector: this.address, error: e });
+              this.stats.recordsFailed += m.recordCount;
               done += m.recordCount;
               continue;
             }
