@@ -518,6 +518,12 @@ export class ClusterCache {
    * The name of the node where `ip` lives: the node of the pod that owns it, else the node
    * whose pod CIDR contains it, else the node that has it as an InternalIP or ExternalIP.
    */
+  /** The node that has this address itself (InternalIP, ExternalIP), not one of its pods'. */
+  nodeByAddress(ip: string): string | undefined {
+    const p = parseIP(ip);
+    return p === undefined ? undefined : this.#nodeAddrs.get(p.text);
+  }
+
   nodeOfIP(ip: string): string | undefined {
     const pod = this.podByIP(ip);
     if (pod?.nodeName !== undefined) return pod.nodeName;

@@ -46,6 +46,11 @@ export class ClusterPolicyView implements PolicyView {
     return ref;
   }
 
+  /** The node whose own address this is: traffic from a pod's node into it is always allowed. */
+  nodeByIP(ip: string): string | undefined {
+    return this.#cache.nodeByAddress(ip);
+  }
+
   namespaceLabels(namespace: string): Labels | undefined {
     return this.#cache.namespaceLabels(namespace);
   }
