@@ -141,9 +141,9 @@ export async function main(args: string[]): Promise<void> {
   console.log(`  flow records built: ${records}`);
   console.log(
     `  memory held by the store: heap +${mb(after.heapUsed - before.heapUsed)} ` +
-      `(${Math.round((after.heapUsed - before.heapUsed) / n)} octets per connection), RSS ${
+      `(${Math.round((after.heapUsed - before.heapUsed) / n)} octets per connection), process RSS ${
         mb(after.rss)
-      }` +
+      } (with the synthetic polls it holds)` +
       (gc ? "" : " (run with --v8-flags=--expose-gc for exact heap figures)"),
   );
   await Promise.resolve();
