@@ -91,3 +91,66 @@ Deno.test("agent: polls, exports IPv4 and IPv6 flow records over IPFIX, and coun
     await collector.close();
   }
 });
+
+Deno.test("agent: with the collector down it keeps polling, bounds its buffer, then delivers", async () => {
+  // A port that nothing listens on yet.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  let now = 1_800_000_000_000;
+  let n = 0;
+  const agent = new FlowExporterAgent({
+    nodeName: "node-a",
+    source: {
+      // Every poll: the previous connection ended, a new one began.
+      poll: () => [entry({ id: ++n, src: "10.10.0.5", dst: "93.184.216.34", sport: 1000 + n })],
+    },
+    cluster,
+    exporter: {
+      address: `127.0.0.1:${port}:tcp`,
+      logger: silentLogger,
+      bufferLimit: 5,
+      initialBackoffMs: 20,
+      maxBackoffMs: 50,
+    },
+    clock: () => now,
+    logger: silentLogger,
+  });
+  const received: DataRecord[] = [];
+  let collector: CollectingProcess | undefined;
+  try {
+    agent.start();
+    for (let i = 0; i < 10; i++) {
+      now += 5_000;
+      await agent.pollOnce();
+    }
+    // start() polled once too: n polls, n - 1 ended connections exported; the buffer kept the
+    // newest 5.
+    assertEquals(n, 11);
+    assertEquals(agent.stats.recordsExported, 10);
+    assertEquals(agent.exporter.stats.recordsDropped, 5);
+    assertEquals(agent.exporter.stats.queued, 5);
+    for (let i = 0; i < 100 && agent.exporter.stats.connectFailures < 1; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert(agent.exporter.stats.connectFailures >= 1, "it tried, and keeps trying");
+    collector = new CollectingProcess({
+      address: `127.0.0.1:${port}:tcp`,
+      logger: silentLogger,
+      onMessage: (m) => {
+        for (const s of m.dataSets) received.push(...s.records);
+      },
+    });
+    await collector.listen();
+    await agent.exporter.flush(5_000);
+    for (let i = 0; i < 100 && received.length < 5; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assertEquals(received.map((r) => r.sourceTransportPort), [1006, 1007, 1008, 1009, 1010]);
+    const text = formatPrometheus(agent.metrics());
+    assert(text.includes("\nflowvis_agent_export_errors_total 5\n"), text);
+  } finally {
+    await agent.close();
+    await collector?.close();
+  }
+});
