@@ -134,8 +134,9 @@ export function fromHex(s: string): Uint8Array {
 // over: a small direct-mapped cache of decoded strings saves an allocation per field.
 const STRING_CACHE_SIZE = 8192;
 const MAX_CACHED_LENGTH = 96;
-// Built element by element: `new Array(n)` of this size would be a slow dictionary array.
-const cacheKeys: (Uint8Array | null)[] = Array.from({ length: STRING_CACHE_SIZE }, () => null);
+const slab = new Uint8Array(STRING_CACHE_SIZE * MAX_CACHED_LENGTH);
+const slabLengths = new Uint8Array(STRING_CACHE_SIZE);
+// Built element by element: a large `new Array(n)` would be a slow dictionary array.
 const cacheValues: string[] = Array.from({ length: STRING_CACHE_SIZE }, () => "");
 
 /** Decodes UTF-8; invalid sequences become U+FFFD. */
@@ -145,10 +146,11 @@ export function decodeString(u8: Uint8Array, o: number, len: number): string {
   let h = len;
   for (let i = 0; i < len; i++) h = Math.imul(h ^ u8[o + i]!, 0x01000193);
   const idx = (h ^ (h >>> 15)) & (STRING_CACHE_SIZE - 1);
-  const k = cacheKeys[idx]!;
-  if (k !== null && k.length === len) {
+  // Keys live in one slab, a slot per entry: one memory region to compare against.
+  const base = idx * MAX_CACHED_LENGTH;
+  if (slabLengths[idx] === len) {
     let i = 0;
-    while (i < len && k[i] === u8[o + i]) i++;
+    while (i < len && slab[base + i] === u8[o + i]) i++;
     if (i === len) return cacheValues[idx]!;
   }
   let s = "";
@@ -162,7 +164,8 @@ export function decodeString(u8: Uint8Array, o: number, len: number): string {
     s += String.fromCharCode(c);
   }
   if (!ascii) s = utf8.decode(u8.subarray(o, o + len));
-  cacheKeys[idx] = u8.slice(o, o + len);
+  slab.set(u8.subarray(o, o + len), idx * MAX_CACHED_LENGTH);
+  slabLengths[idx] = len;
   cacheValues[idx] = s;
   return s;
 }
