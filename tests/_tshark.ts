@@ -454,7 +454,7 @@ export function compareRecord(
 }
 
 /** Templates of a message, as tshark read them, compared with flowvis's templates. */
-export function assertTemplatesMatch(got: TsharkMessage, templates: Template[]): void {
+export function assertTemplatesMatch(got: TsharkMessage, templates: readonly Template[]): void {
   for (const t of templates) {
     const seen = got.templates.find((x) => x.id === t.id);
     assert(seen, `tshark saw template ${t.id} in frame ${got.frame}`);

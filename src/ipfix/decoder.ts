@@ -45,14 +45,17 @@ export interface DecodedMessage extends MessageHeader {
   /** Number of data records decoded. */
   readonly recordCount: number;
   /** Templates and options templates defined by this message, in order. */
-  readonly templates: Template[];
+  readonly templates: readonly Template[];
   /** Template IDs withdrawn by this message (a withdraw-all counts as its set ID). */
-  readonly withdrawals: number[];
+  readonly withdrawals: readonly number[];
   /** Data sets skipped because their template is unknown. */
-  readonly unknownSets: { templateId: number; length: number }[];
+  readonly unknownSets: readonly { templateId: number; length: number }[];
   /** Sets with a reserved set ID (4–255), skipped. */
   readonly reservedSets: number;
 }
+
+// deno-lint-ignore no-explicit-any
+const NONE: any[] = Object.freeze([]) as unknown as any[];
 
 /** Options of {@link decodeMessage}. */
 export interface DecodeOptions {
@@ -121,26 +124,29 @@ export function decodeMessage(
   cache: TemplateCache,
   options: DecodeOptions,
 ): DecodedMessage {
-  const header = decodeHeader(bytes);
-  if (header.length > bytes.length) {
+  if (bytes.length < MESSAGE_HEADER_LENGTH) decodeHeader(bytes); // throws the header's error
+  const length = (bytes[2]! << 8) | bytes[3]!;
+  if (((bytes[0]! << 8) | bytes[1]!) !== IPFIX_VERSION || length < MESSAGE_HEADER_LENGTH) {
+    decodeHeader(bytes); // throws the header's error
+  }
+  if (length > bytes.length) {
     throw new TruncatedError(
-      `Truncated message: header says ${header.length} octets, got ${bytes.length}`,
+      `Truncated message: header says ${length} octets, got ${bytes.length}`,
       bytes.length,
     );
   }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, header.length);
-  const u8 = bytes.byteOffset === 0 && bytes.length === header.length
-    ? bytes
-    : bytes.subarray(0, header.length);
-  const end = header.length;
-  const domain = header.observationDomainId;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, length);
+  const u8 = bytes.length === length ? bytes : bytes.subarray(0, length);
+  const end = length;
+  const domain = dv.getUint32(12);
   const session = options.session;
   const lifetime = options.templateLifetimeMs ?? Infinity;
   const registry = options.registry ?? defaultRegistry;
   const dataSets: DecodedDataSet[] = [];
-  const templates: Template[] = [];
-  const withdrawals: number[] = [];
-  const unknownSets: { templateId: number; length: number }[] = [];
+  // Most messages carry none of these: they share one empty array until they do.
+  let templates: Template[] = NONE;
+  let withdrawals: number[] = NONE;
+  let unknownSets: { templateId: number; length: number }[] = NONE;
   let reservedSets = 0;
   let recordCount = 0;
   const cur: Cursor = { off: 0 };
@@ -171,15 +177,18 @@ export function decodeMessage(
         if (t.fields.length === 0) {
           if (t.id === setId) cache.withdrawAll(session, domain, setId === OPTIONS_TEMPLATE_SET_ID);
           else cache.withdraw(session, domain, t.id);
+          if (withdrawals === NONE) withdrawals = [];
           withdrawals.push(t.id);
         } else {
           cache.set(session, domain, t, lifetime);
+          if (templates === NONE) templates = [];
           templates.push(t);
         }
       });
     } else if (setId >= MIN_DATA_SET_ID) {
       const t = cache.get(session, domain, setId);
       if (!t) {
+        if (unknownSets === NONE) unknownSets = [];
         unknownSets.push({ templateId: setId, length: setLen });
       } else {
         const records: DataRecord[] = [];
@@ -198,7 +207,19 @@ export function decodeMessage(
     }
     off = setEnd;
   }
-  return { ...header, dataSets, recordCount, templates, withdrawals, unknownSets, reservedSets };
+  return {
+    version: IPFIX_VERSION,
+    length,
+    exportTime: dv.getUint32(4),
+    sequenceNumber: dv.getUint32(8),
+    observationDomainId: domain,
+    dataSets,
+    recordCount,
+    templates,
+    withdrawals,
+    unknownSets,
+    reservedSets,
+  };
 }
 
 /** Reads the template records of a (options) template set. RFC 7011 §3.4.1, §3.4.2 */
