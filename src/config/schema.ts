@@ -25,7 +25,7 @@ export type Field =
   | { type: "duration"; default?: string; minMs?: number }
   | { type: "stringList"; default?: readonly string[] }
   | { type: "integerList"; default?: readonly number[]; min?: number; max?: number }
-  | { type: "object"; fields: Schema; allowUnknown?: boolean };
+  | { type: "object"; fields: Schema };
 
 /** Keys of an object and how each is read. */
 export type Schema = Readonly<Record<string, Field>>;
@@ -76,17 +76,7 @@ export function validate(input: unknown, schema: Schema, path = ""): Config {
 }
 
 function readField(key: string, f: Field, v: unknown): unknown {
-  if (f.type === "object") {
-    if (f.allowUnknown && v !== null && typeof v === "object" && !Array.isArray(v)) {
-      const known = validate(
-        Object.fromEntries(Object.entries(v).filter(([k]) => Object.hasOwn(f.fields, k))),
-        f.fields,
-        key,
-      );
-      return { ...v, ...known };
-    }
-    return validate(v, f.fields, key);
-  }
+  if (f.type === "object") return validate(v, f.fields, key);
   if (v === undefined || v === null) {
     if (f.type === "duration") {
       return f.default === undefined ? undefined : parseDuration(f.default);

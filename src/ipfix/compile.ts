@@ -149,8 +149,6 @@ const H = {
   },
 };
 
-type Helpers = typeof H;
-
 /** Field names of a template, with `[n]` suffixes for repeated elements. */
 export function fieldNames(template: Template): string[] {
   const seen = new Map<string, number>();
@@ -387,5 +385,3 @@ function generate(template: Template, names: string[]): Layout {
     }\nreturn o; };`;
   return { decodeSrc, encodeSrc };
 }
-
-export type { Helpers };
