@@ -14,4 +14,19 @@
 
 export { AGENT_SCHEMA, type AgentConfig, type AgentEnv, parseAgentConfig } from "./agent.ts";
 export { formatDuration, parseDuration } from "./duration.ts";
-export { type Config, ConfigError, type Field, type Schema, validate } from "./schema.ts";
+export {
+  type Config,
+  ConfigError,
+  type Field,
+  parseByteSize,
+  type Schema,
+  validate,
+} from "./schema.ts";
+export {
+  AGGREGATOR_SCHEMA,
+  type AggregatorConfig,
+  type AggregatorEnv,
+  parseAggregatorConfig,
+  TLS_CIPHER_SUITES,
+  type TlsVersionName,
+} from "./aggregator.ts";

@@ -23,6 +23,7 @@ export type Field =
   | { type: "boolean"; default?: boolean }
   | { type: "integer"; default?: number; min?: number; max?: number }
   | { type: "duration"; default?: string; minMs?: number }
+  | { type: "bytes"; default?: number; min?: number; max?: number }
   | { type: "stringList"; default?: readonly string[] }
   | { type: "integerList"; default?: readonly number[]; min?: number; max?: number }
   | { type: "object"; fields: Schema };
@@ -30,9 +31,52 @@ export type Field =
 /** Keys of an object and how each is read. */
 export type Schema = Readonly<Record<string, Field>>;
 
-/** A validated value: durations become milliseconds. */
+/** A validated value: durations become milliseconds, sizes bytes. */
 // deno-lint-ignore no-explicit-any
 export type Config = Record<string, any>;
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  B: 1,
+  K: 1e3,
+  KB: 1e3,
+  M: 1e6,
+  MB: 1e6,
+  G: 1e9,
+  GB: 1e9,
+  T: 1e12,
+  TB: 1e12,
+  Ki: 2 ** 10,
+  KiB: 2 ** 10,
+  Mi: 2 ** 20,
+  MiB: 2 ** 20,
+  Gi: 2 ** 30,
+  GiB: 2 ** 30,
+  Ti: 2 ** 40,
+  TiB: 2 ** 40,
+};
+
+/**
+ * Parses a size in bytes: a whole number, or a number with a decimal (K, M, G, T; KB…) or
+ * binary (Ki, Mi, Gi, Ti; KiB…) unit. Throws a SyntaxError naming what is wrong.
+ *
+ * @example
+ * ```ts
+ * parseByteSize("1Gi"); // 1073741824
+ * parseByteSize("512MB"); // 512000000
+ * parseByteSize("4096"); // 4096
+ * ```
+ */
+export function parseByteSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(text);
+  const unit = m ? SIZE_UNITS[m[2]!] : undefined;
+  if (!m || unit === undefined) {
+    throw new SyntaxError(
+      `Invalid size "${text}" (write bytes, or a number with K, M, G, T, Ki, Mi, Gi or Ti)`,
+    );
+  }
+  return Math.floor(Number(m[1]) * unit);
+}
 
 function describe(v: unknown): string {
   return v === null
@@ -132,6 +176,30 @@ function readField(key: string, f: Field, v: unknown): unknown {
         throw new ConfigError(key, `must be at least ${f.minMs / 1000}s, got "${v}"`);
       }
       return ms;
+    }
+    case "bytes": {
+      let n: number;
+      if (typeof v === "number") {
+        if (!Number.isInteger(v)) {
+          throw new ConfigError(key, `expected a whole number of bytes, got ${describe(v)}`);
+        }
+        n = v;
+      } else if (typeof v === "string") {
+        try {
+          n = parseByteSize(v);
+        } catch (e) {
+          throw new ConfigError(key, (e as Error).message, { cause: e });
+        }
+      } else {
+        throw new ConfigError(key, `expected a size such as "1Gi", got ${describe(v)}`);
+      }
+      if (!Number.isSafeInteger(n) || n < (f.min ?? 0) || (f.max !== undefined && n > f.max)) {
+        throw new ConfigError(
+          key,
+          `expected a size from ${f.min ?? 0} to ${f.max ?? "∞"} bytes, got ${n}`,
+        );
+      }
+      return n;
     }
     case "stringList":
       if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
