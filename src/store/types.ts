@@ -64,6 +64,23 @@ export interface FlowRow {
   clusterUUID: string;
   egressName: string;
   egressIP: string;
+  /** flowvis: the per-node counters of the aggregated record (Antrea IEs 120–135). */
+  packetTotalCountFromSourceNode: number;
+  octetTotalCountFromSourceNode: number;
+  packetDeltaCountFromSourceNode: number;
+  octetDeltaCountFromSourceNode: number;
+  reversePacketTotalCountFromSourceNode: number;
+  reverseOctetTotalCountFromSourceNode: number;
+  reversePacketDeltaCountFromSourceNode: number;
+  reverseOctetDeltaCountFromSourceNode: number;
+  packetTotalCountFromDestinationNode: number;
+  octetTotalCountFromDestinationNode: number;
+  packetDeltaCountFromDestinationNode: number;
+  octetDeltaCountFromDestinationNode: number;
+  reversePacketTotalCountFromDestinationNode: number;
+  reverseOctetTotalCountFromDestinationNode: number;
+  reversePacketDeltaCountFromDestinationNode: number;
+  reverseOctetDeltaCountFromDestinationNode: number;
   /**
    * flowvis: 1 when this is an inter-node flow exported with only one of its two halves (the
    * partner never arrived within the correlation wait); 0 otherwise.
@@ -85,7 +102,7 @@ export interface Column {
 
 /**
  * The columns every store writes, in table order (after `timeInserted`, which the store fills).
- * Theia's columns, then flowvis's `uncorrelated`.
+ * Theia's columns, then flowvis's: the per-node counters (Antrea IEs 120–135) and `uncorrelated`.
  */
 export const FLOW_COLUMNS: readonly Column[] = [
   { name: "flowStartSeconds", type: "DateTime" },
@@ -138,6 +155,22 @@ export const FLOW_COLUMNS: readonly Column[] = [
   { name: "clusterUUID", type: "String" },
   { name: "egressName", type: "String" },
   { name: "egressIP", type: "String" },
+  { name: "packetTotalCountFromSourceNode", type: "UInt64" },
+  { name: "octetTotalCountFromSourceNode", type: "UInt64" },
+  { name: "packetDeltaCountFromSourceNode", type: "UInt64" },
+  { name: "octetDeltaCountFromSourceNode", type: "UInt64" },
+  { name: "reversePacketTotalCountFromSourceNode", type: "UInt64" },
+  { name: "reverseOctetTotalCountFromSourceNode", type: "UInt64" },
+  { name: "reversePacketDeltaCountFromSourceNode", type: "UInt64" },
+  { name: "reverseOctetDeltaCountFromSourceNode", type: "UInt64" },
+  { name: "packetTotalCountFromDestinationNode", type: "UInt64" },
+  { name: "octetTotalCountFromDestinationNode", type: "UInt64" },
+  { name: "packetDeltaCountFromDestinationNode", type: "UInt64" },
+  { name: "octetDeltaCountFromDestinationNode", type: "UInt64" },
+  { name: "reversePacketTotalCountFromDestinationNode", type: "UInt64" },
+  { name: "reverseOctetTotalCountFromDestinationNode", type: "UInt64" },
+  { name: "reversePacketDeltaCountFromDestinationNode", type: "UInt64" },
+  { name: "reverseOctetDeltaCountFromDestinationNode", type: "UInt64" },
   { name: "uncorrelated", type: "UInt8" },
 ];
 
