@@ -10,7 +10,8 @@
  * | `GET /metrics` | Prometheus text 0.0.4 |
  * | `GET /healthz` | `{"status":"ok"\|"unhealthy","failing":[…],"checks":[…]}`, 200 or 503 |
  *
- * Errors are JSON `{"error":"…"}` (400 adds `"parameter"`).
+ * Errors are JSON `{"error":"…"}` (400 adds `"parameter"`). {@link ApiClient} reads the API and
+ * the table functions print antctl's tables of what it read.
  *
  * @example
  * ```ts
@@ -27,6 +28,14 @@
 
 export { createApp } from "./app.ts";
 export {
+  ApiClient,
+  type ApiClientOptions,
+  ApiResponseError,
+  ApiUnreachableError,
+  DEFAULT_API_URL,
+  parseApiUrl,
+} from "./client.ts";
+export {
   FLOW_RECORD_PARAMETERS,
   type FlowRecordParameter,
   formatFlowRecordQuery,
@@ -37,4 +46,11 @@ export {
   QueryParameterError,
 } from "./flow_record_query.ts";
 export { type ApiServer, serveApi, type ServeApiOptions } from "./serve.ts";
+export {
+  FLOW_RECORDS_COLUMNS,
+  flowRecordsTable,
+  formatTable,
+  RECORD_METRICS_COLUMNS,
+  recordMetricsTable,
+} from "./table.ts";
 export type { ApiDeps, ErrorResponse, FlowRecordsResponse, HealthzResponse } from "./types.ts";
