@@ -88,6 +88,14 @@ function excerpt(text: string, n = 300): string {
   return line.length > n ? `${line.slice(0, n)}…` : line;
 }
 
+/** Why a fetch failed: the deepest cause's message, without the URL it repeats. */
+function reason(e: unknown): string {
+  let inner = e;
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
+  const text = inner instanceof Error ? inner.message : String(inner);
+  return text.replace(/^error sending request for url \([^)]*\): /, "");
+}
+
 /**
  * Reads the aggregator's API.
  *
@@ -149,9 +157,7 @@ export class ApiClient {
     } catch (e) {
       const why = e instanceof DOMException && e.name === "TimeoutError"
         ? `no answer within ${this.#timeoutMs / 1000} s`
-        : e instanceof Error
-        ? e.message
-        : String(e);
+        : reason(e);
       throw new ApiUnreachableError(url, `Cannot reach the flow aggregator API at ${url}: ${why}`, {
         cause: e,
       });

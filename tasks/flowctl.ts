@@ -1,0 +1,220 @@
+/**
+ * `deno task flowctl`: reads the flow aggregator's API, as antctl's Flow Aggregator commands do:
+ * `get flowrecords` (the cached flow records, filtered by 5-tuple fields) and `get recordmetrics`.
+ *
+ * Exit codes: 0 done, 1 the server could not be reached or answered with an error, 2 bad usage.
+ *
+ * @module
+ */
+
+import { stringify } from "yaml";
+import {
+  ApiClient,
+  ApiResponseError,
+  ApiUnreachableError,
+  DEFAULT_API_URL,
+  FLOW_RECORD_PARAMETERS,
+  flowRecordsTable,
+  parseApiUrl,
+  parseFlowRecordQuery,
+  QueryParameterError,
+  recordMetricsTable,
+} from "../src/api/mod.ts";
+import { parseFlags, readFlagFile } from "./_cli.ts";
+
+const COMMON = `  -o, --output FORMAT  table, json or yaml (default table)
+  --server URL         the flow aggregator API, http(s)://HOST:PORT (default: $FLOWCTL_SERVER,
+                       else ${DEFAULT_API_URL})
+  --ca FILE            PEM CA certificate that signed an https server's certificate
+  -h, --help           this help`;
+
+const USAGE = `Usage: deno task flowctl get flowrecords [--srcip IP] [--dstip IP] [--proto P]
+                                      [--srcport N] [--dstport N] [-o table|json|yaml]
+       deno task flowctl get recordmetrics [-o table|json|yaml]
+
+Reads the flow aggregator's API (like antctl's Flow Aggregator commands).
+
+Commands:
+  get flowrecords     the flow records the aggregator holds now, optionally filtered
+  get recordmetrics   counters of the records received, exported and dropped
+
+Run "deno task flowctl get <resource> --help" for the flags of each.
+
+Exit codes: 0 done, 1 the server is unreachable or answered with an error, 2 bad usage.`;
+
+const GET_USAGE = `Usage: deno task flowctl get flowrecords|recordmetrics [flags]
+
+Resources:
+  flowrecords     the flow records the aggregator holds now, optionally filtered
+  recordmetrics   counters of the records received, exported and dropped
+
+Run "deno task flowctl get <resource> --help" for the flags of each.`;
+
+const FLOWRECORDS_USAGE =
+  `Usage: deno task flowctl get flowrecords [--srcip IP] [--dstip IP] [--proto P]
+                                      [--srcport N] [--dstport N] [-o table|json|yaml]
+
+Prints the flow records the aggregator holds now (aggregated, not yet expired). Each given filter
+must match.
+
+  --srcip IP           source address, IPv4 or IPv6
+  --dstip IP           destination address, IPv4 or IPv6
+  --proto P            protocol number 0-255, or tcp, udp, sctp, icmp, icmpv6
+  --srcport N          source port 0-65535
+  --dstport N          destination port 0-65535
+${COMMON}
+
+Table columns: SRC_IP DST_IP SPORT DPORT PROTO SRC_POD DST_POD SRC_NS DST_NS SERVICE.
+json and yaml print every field of each record.
+
+Example: deno task flowctl get flowrecords --dstip 10.10.1.7 --proto tcp -o json`;
+
+const RECORDMETRICS_USAGE = `Usage: deno task flowctl get recordmetrics [-o table|json|yaml]
+
+Prints the aggregator's record counters: records exported, received and dropped, flows held,
+agents connected, and which sinks are on.
+
+${COMMON}`;
+
+const OUTPUTS = ["table", "json", "yaml"] as const;
+type Output = typeof OUTPUTS[number];
+
+const COMMON_FLAGS = {
+  output: { type: "string", short: "o", default: "table" },
+  server: { type: "string" },
+  ca: { type: "string" },
+} as const;
+
+function usageError(message: string, usage: string): never {
+  console.error(`${message}\n\n${usage}`);
+  Deno.exit(2);
+}
+
+function fail(message: string): never {
+  console.error(message);
+  Deno.exit(1);
+}
+
+// Leading words are the command; flags follow.
+const args = Deno.args.filter((a) => a !== "--");
+const words: string[] = [];
+while (words.length < args.length && !args[words.length]!.startsWith("-")) {
+  words.push(args[words.length]!);
+}
+const rest = args.slice(words.length);
+const wantsHelp = rest.includes("--help") || rest.includes("-h");
+
+if (words.length === 0) {
+  if (wantsHelp) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  usageError(rest.length ? `Expected a command before ${rest[0]}` : "Missing command", USAGE);
+}
+if (words[0] !== "get") usageError(`Unknown command "${words[0]}": expected get`, USAGE);
+if (words.length === 1) {
+  if (wantsHelp) {
+    console.log(GET_USAGE);
+    Deno.exit(0);
+  }
+  usageError("Missing resource: flowrecords or recordmetrics", GET_USAGE);
+}
+const resource = words[1]!;
+if (resource !== "flowrecords" && resource !== "recordmetrics") {
+  usageError(`Unknown resource "${resource}": expected flowrecords or recordmetrics`, GET_USAGE);
+}
+const usage = resource === "flowrecords" ? FLOWRECORDS_USAGE : RECORDMETRICS_USAGE;
+if (words.length > 2) usageError(`Unexpected argument "${words[2]}"`, usage);
+
+// node:util's parseArgs keeps the last of a repeated flag; a repeat is more likely a mistake.
+for (const name of ["output", "server", "ca", ...FLOW_RECORD_PARAMETERS]) {
+  const given = rest.filter((a) =>
+    a === `--${name}` || a.startsWith(`--${name}=`) || (name === "output" && /^-o/.test(a))
+  );
+  if (given.length > 1) usageError(`--${name} is given ${given.length} times`, usage);
+}
+
+const flags = resource === "flowrecords"
+  ? parseFlags(usage, {
+    ...COMMON_FLAGS,
+    srcip: { type: "string" },
+    dstip: { type: "string" },
+    proto: { type: "string" },
+    srcport: { type: "string" },
+    dstport: { type: "string" },
+  }, rest)
+  : parseFlags(usage, COMMON_FLAGS, rest);
+
+const output = flags.output as string;
+if (!(OUTPUTS as readonly string[]).includes(output)) {
+  usageError(`Invalid --output "${output}": expected table, json or yaml`, usage);
+}
+
+let server: URL;
+try {
+  server = parseApiUrl((flags.server as string | undefined) ?? envServer() ?? DEFAULT_API_URL);
+} catch (e) {
+  usageError(
+    `${(e as Error).message}${flags.server === undefined ? " (from FLOWCTL_SERVER)" : ""}`,
+    usage,
+  );
+}
+
+function envServer(): string | undefined {
+  const v = Deno.env.get("FLOWCTL_SERVER");
+  return v === "" ? undefined : v;
+}
+
+/** The filter the flags ask for, validated as the server validates it. */
+function filterFlags() {
+  const params = new URLSearchParams();
+  for (const name of FLOW_RECORD_PARAMETERS) {
+    const value = flags[name] as string | undefined;
+    if (value === undefined) continue;
+    if (value === "") usageError(`Empty --${name}`, usage);
+    params.set(name, value);
+  }
+  try {
+    return parseFlowRecordQuery(params.toString());
+  } catch (e) {
+    if (!(e instanceof QueryParameterError)) throw e;
+    const name = e.parameter ?? "";
+    usageError(e.message.replace(new RegExp(`\\b${name}\\b`), `--${name}`), usage);
+  }
+}
+
+const filter = resource === "flowrecords" ? filterFlags() : {};
+const ca = readFlagFile("--ca", flags.ca as string | undefined);
+let httpClient: Deno.HttpClient | undefined;
+if (ca !== undefined) {
+  try {
+    httpClient = Deno.createHttpClient({ caCerts: [ca] });
+  } catch (e) {
+    usageError(`Invalid --ca ${flags.ca}: ${e instanceof Error ? e.message : e}`, usage);
+  }
+}
+const api = new ApiClient(server, httpClient ? { httpClient } : {});
+
+function print(value: unknown, table: () => string, format: Output): void {
+  let text: string;
+  if (format === "table") text = table();
+  else if (format === "json") text = JSON.stringify(value, null, 2) + "\n";
+  else text = stringify(value);
+  const bytes = new TextEncoder().encode(text);
+  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+try {
+  if (resource === "flowrecords") {
+    const rows = await api.flowRecords(filter);
+    print(rows, () => flowRecordsTable(rows), output as Output);
+  } else {
+    const metrics = await api.recordMetrics();
+    print(metrics, () => recordMetricsTable(metrics), output as Output);
+  }
+} catch (e) {
+  if (e instanceof ApiUnreachableError || e instanceof ApiResponseError) fail(e.message);
+  throw e;
+} finally {
+  httpClient?.close();
+}
