@@ -130,6 +130,14 @@ function sanOf(name: string): x509.JsonGeneralName {
   return { type: "dns", value: name.toLowerCase().replace(/\.$/, "") };
 }
 
+/** The SAN entries of a server certificate; a TypeError for no or bad names. */
+function serverSans(serverNames: string[]): x509.JsonGeneralName[] {
+  if (!Array.isArray(serverNames) || serverNames.length === 0) {
+    throw new TypeError("At least one server name is needed for the server certificate");
+  }
+  return serverNames.map(sanOf);
+}
+
 /** Subject of a certificate: one common name (at most 64 characters, RFC 5280 ub-common-name). */
 function subject(commonName: string): x509.JsonName {
   return [{ CN: [commonName.slice(0, 64)] }];
@@ -380,10 +388,7 @@ export async function ensurePki(options: EnsurePkiOptions): Promise<Pki> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
   if (typeof dir !== "string" || dir === "") throw new TypeError("The PKI directory is empty");
-  if (!Array.isArray(options.serverNames) || options.serverNames.length === 0) {
-    throw new TypeError("At least one server name is needed for the server certificate");
-  }
-  const names = options.serverNames.map(sanOf);
+  const names = serverSans(options.serverNames);
   const path = (f: string) => `${dir}/${f}`;
   await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
   const now = clock();
@@ -459,6 +464,43 @@ export async function ensurePki(options: EnsurePkiOptions): Promise<Pki> {
     logger.info("Loaded the server certificate", { file: serverCertFile });
   }
   return { caCert: caCert!, caKey: caKey!, serverCert, serverKey };
+}
+
+/** Options of {@link createPki}. */
+export interface CreatePkiOptions {
+  /** DNS names and IP addresses the server certificate covers (at least one). */
+  serverNames: string[];
+  clock?: Clock;
+}
+
+/**
+ * Creates a new CA and a server certificate for `serverNames` in memory, as {@link ensurePki}
+ * does for an empty directory, without writing anything (tests, one-off tools).
+ *
+ * @example
+ * ```ts
+ * const pki = await createPki({ serverNames: ["localhost", "127.0.0.1"] });
+ * const client = await issueClientCertificate(pki, "exporter-1");
+ * ```
+ */
+export async function createPki(options: CreatePkiOptions): Promise<Pki> {
+  const names = serverSans(options.serverNames);
+  const now = (options.clock ?? systemClock)();
+  const { authority, keyPem } = await createAuthority(now);
+  const server = await createLeaf(
+    authority,
+    options.serverNames[0]!,
+    x509.ExtendedKeyUsage.serverAuth,
+    names,
+    now,
+    SERVER_VALIDITY_DAYS,
+  );
+  return {
+    caCert: authority.cert.toString("pem"),
+    caKey: keyPem,
+    serverCert: server.cert,
+    serverKey: server.key,
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 import { tempDir } from "../../tests/_tools.ts";
 import {
   CA_VALIDITY_DAYS,
+  createPki,
   ensurePki,
   issueClientCertificate,
   parseCertificate,
@@ -316,4 +317,22 @@ Deno.test("issueClientCertificate and writeClientCertificate: clientAuth certifi
     SyntaxError,
     "the CA key",
   );
+});
+
+Deno.test("createPki: a CA and server certificate in memory, as ensurePki makes them", async () => {
+  const now = Date.UTC(2032, 2, 3);
+  const pki = await createPki({ serverNames: ["localhost", "::1"], clock: () => now });
+  assert(await signedBy(pki.serverCert, pki.caCert), "the server certificate is the CA's");
+  assertEquals(sans(pki.serverCert), [
+    { type: "dns", value: "localhost" },
+    { type: "ip", value: "::1" },
+  ]);
+  assertEquals(parseCertificate(pki.caCert).notAfter.getTime(), now + CA_VALIDITY_DAYS * DAY);
+  // The same PKI written into a directory is loaded as it is.
+  await using tmp = await tempDir("flowvis-pki-");
+  for (const [k, f] of Object.entries(PKI_FILES)) {
+    await Deno.writeTextFile(`${tmp.path}/${f}`, pki[k as keyof Pki]);
+  }
+  assertEquals(await ensurePki({ dir: tmp.path, serverNames: ["::1"], clock: () => now }), pki);
+  await assertRejects(() => createPki({ serverNames: [] }), TypeError);
 });
