@@ -178,7 +178,15 @@ function pemBlock(text: string, types: readonly string[], file: string): x509.Pe
   return block;
 }
 
-/** Parses a PEM certificate; a SyntaxError naming `file` when it is garbage or truncated. */
+/**
+ * Parses a PEM certificate; a SyntaxError naming `file` when it is garbage or truncated.
+ *
+ * @example
+ * ```ts
+ * parseCertificate(pki.caCert, "ca.crt").notAfter; // Date
+ * parseCertificate("garbage", "ca.crt"); // throws SyntaxError "Cannot read ca.crt: …"
+ * ```
+ */
 export function parseCertificate(text: string, file = "the certificate"): x509.X509Certificate {
   const block = pemBlock(text, ["CERTIFICATE"], file);
   try {

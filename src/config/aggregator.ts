@@ -71,6 +71,12 @@ export interface AggregatorConfig {
 /**
  * The TLS 1.0–1.2 cipher suites Go's crypto/tls knows, by Go (IANA) name, with their OpenSSL
  * names (what `node:tls` takes in `ciphers`). TLS 1.3 suites cannot be chosen.
+ *
+ * @example
+ * ```ts
+ * const c = parseAggregatorConfig('apiServer: { tlsCipherSuites: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" }');
+ * c.apiServer.tlsCipherSuites.map((n) => TLS_CIPHER_SUITES[n]).join(":"); // "ECDHE-ECDSA-AES128-GCM-SHA256"
+ * ```
  */
 export const TLS_CIPHER_SUITES: Readonly<Record<string, string>> = {
   TLS_RSA_WITH_RC4_128_SHA: "RC4-SHA",
