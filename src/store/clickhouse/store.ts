@@ -1,0 +1,693 @@
+/**
+ * The ClickHouse sink and store: rows go to the `flows` table of a ClickHouse server over HTTP
+ * (`@clickhouse/client-web`), in TabSeparated batches, without loss while the server is away.
+ *
+ * `write()` encodes rows into a bounded in-memory queue and returns. A loop commits the queue
+ * every `commitIntervalMs` (sooner when half of the queue is full); a batch the server does not
+ * take is retried with exponential backoff, then moved to the on-disk spool after
+ * `maxAttempts` tries. Spooled batches are replayed in order, before any newer row, as soon as
+ * the server answers again, including batches left by a previous run. Rows are dropped only when
+ * the queue or the spool is full (or, without a spool, at close): each drop is counted in
+ * `stats().dropped` and logged.
+ *
+ * Delivery is at least once: a batch whose INSERT the server committed but whose answer was
+ * lost (the server killed between the two) is sent again.
+ *
+ * @module
+ */
+
+import { type ClickHouseClient, createClient } from "@clickhouse/client-web";
+import type { Clock } from "../../ipfix/mod.ts";
+import { type Logger, silentLogger } from "../../log/mod.ts";
+import { Spool } from "../spool.ts";
+import {
+  FLOW_COLUMNS,
+  type FlowQuery,
+  type FlowRow,
+  type FlowStore,
+  type SinkStats,
+  type StoredFlowRow,
+} from "../types.ts";
+import {
+  checkDatabaseName,
+  createDatabaseSql,
+  createTableSql,
+  PARTITION_SECONDS,
+  quoteString,
+  selectSql,
+  TABLE,
+} from "./sql.ts";
+import { encodeTsv, INSERT_COLUMNS } from "./tsv.ts";
+
+/** Options of {@link ClickHouseStore}. */
+export interface ClickHouseStoreOptions {
+  /** `http://host:8123` or `https://host:8443` (the HTTP interface; `tcp://` is refused). */
+  url: string;
+  /** Database of the `flows` table, created if missing; "default" by default. */
+  database?: string;
+  username?: string;
+  password?: string;
+  /**
+   * gzip the INSERT bodies (done here: the web client sends request bodies uncompressed) and ask
+   * for gzip answers (the client's response compression). Off by default: on a fast link it
+   * costs more CPU than it saves.
+   */
+  compress?: boolean;
+  /** How often the queue is committed; 8000 ms by default. */
+  commitIntervalMs?: number;
+  /** Most rows held in memory (queued and failed batches); 200000 by default. */
+  queueLimit?: number;
+  /** Most rows in one INSERT; 100000 by default. */
+  maxBatchRows?: number;
+  /** Directory of the on-disk spool; without it, failed batches wait in memory only. */
+  spoolDir?: string;
+  /** Most octets of the spool; 1 GiB by default. */
+  spoolMaxBytes?: number;
+  /** Rows older than this (by insertion time) are dropped, a partition at a time; 12 h by default, 0 keeps everything. */
+  retentionMs?: number;
+  /** How often retention runs; 10 minutes by default. */
+  retentionCheckMs?: number;
+  /** Tries of a batch before it goes to the spool; 3 by default. */
+  maxAttempts?: number;
+  /** First retry delay, doubled after each failure up to `retryMaxMs`; 250 ms by default. */
+  retryBaseMs?: number;
+  /** Longest retry delay; 30 s by default. */
+  retryMaxMs?: number;
+  /** Timeout of one HTTP request; 30 s by default. */
+  requestTimeoutMs?: number;
+  /** Milliseconds since the epoch: retention and backoff. */
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** The counters of {@link ClickHouseStore}. */
+export interface ClickHouseStats extends SinkStats {
+  /** Spool files found corrupt and set aside (their rows, when known, are in `dropped`). */
+  corruptSpoolFiles: number;
+  /** Whether the last request to the server failed. */
+  down: boolean;
+}
+
+/** One batch that failed at least once, waiting in memory for a retry. */
+interface Batch {
+  text: string;
+  rows: number;
+  attempts: number;
+}
+
+type SendResult = "ok" | "retry" | "rejected";
+
+/**
+ * ClickHouse error codes after which resending the same batch cannot help (the data or the
+ * statement is wrong): the batch is dropped and counted instead of blocking those behind it.
+ * CANNOT_PARSE_* (6, 26, 27, 38, 41, 72), SYNTAX_ERROR (62), TYPE_MISMATCH (53),
+ * ARGUMENT_OUT_OF_BOUND (69), INCORRECT_DATA (117), TOO_LARGE_STRING_SIZE (131).
+ */
+const PERMANENT_CODES = new Set([6, 26, 27, 38, 41, 53, 62, 69, 72, 117, 131]);
+/** UNKNOWN_TABLE (60), UNKNOWN_DATABASE (81): the schema is created again. */
+const SCHEMA_CODES = new Set([60, 81]);
+
+/** The ClickHouse error code in an error's message ("Code: 60, …" or "Code: 60. …"). */
+export function clickHouseErrorCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string" && /^\d+$/.test(code)) return Number(code);
+  const m = /\bCode: (\d+)[.,]/.exec(err instanceof Error ? err.message : String(err));
+  return m ? Number(m[1]) : undefined;
+}
+
+const INSERT_HEAD = (db: string) =>
+  `INSERT INTO ${db}.${TABLE} (${INSERT_COLUMNS}) FORMAT TabSeparated\n`;
+
+/** Columns read back as numbers. */
+const NUMERIC = new Set<string>([
+  "timeInserted",
+  ...FLOW_COLUMNS.filter((c) => c.type !== "String").map((c) => c.name),
+]);
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * A `fetch` that gzips request bodies of 1 KiB or more (ClickHouse reads `Content-Encoding:
+ * gzip` bodies, 18.16 included).
+ */
+function gzipFetch(): typeof fetch {
+  return async (input, init) => {
+    const body = init?.body;
+    if (typeof body === "string" && body.length >= 1024) {
+      const stream = new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"));
+      const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+      const headers = new Headers(init!.headers);
+      headers.set("Content-Encoding", "gzip");
+      return fetch(input, { ...init, body: bytes, headers });
+    }
+    return fetch(input, init);
+  };
+}
+
+/** Checks the URL: http(s) only, with a clear word for `tcp://` (the native protocol). */
+function checkUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TypeError(`Invalid ClickHouse URL ${JSON.stringify(url)}`);
+  }
+  if (u.protocol === "http:" || u.protocol === "https:") return url;
+  if (u.protocol === "tcp:" || u.protocol === "clickhouse:") {
+    throw new TypeError(
+      `ClickHouse URL ${url} names the native TCP protocol, which this client does not speak: ` +
+        `write http://${u.hostname}:8123 (or https://${u.hostname}:8443)`,
+    );
+  }
+  throw new TypeError(`ClickHouse URL ${url} must start with http:// or https://`);
+}
+
+function positive(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be positive, got ${v}`);
+  return v;
+}
+
+/**
+ * Writes flow rows to ClickHouse and reads them back.
+ *
+ * @example
+ * ```ts
+ * const store = new ClickHouseStore({ url: "http://127.0.0.1:8123", spoolDir: "/var/lib/flowvis/spool" });
+ * await store.open();
+ * store.write(rows);
+ * await store.flush();
+ * const recent = await store.query({ srcip: "10.10.0.5", limit: 20 });
+ * await store.close();
+ * ```
+ */
+export class ClickHouseStore implements FlowStore {
+  readonly name = "clickhouse";
+  readonly database: string;
+  #client: ClickHouseClient;
+  #log: Logger;
+  #clock: Clock;
+  #insertHead: string;
+  #interval: number;
+  #queueLimit: number;
+  #maxBatchRows: number;
+  #spoolDir: string | undefined;
+  #spoolMaxBytes: number;
+  #retentionMs: number;
+  #retentionCheckMs: number;
+  #maxAttempts: number;
+  #retryBase: number;
+  #retryMax: number;
+
+  #queue: string[] = [];
+  #queueRows = 0;
+  #held: Batch[] = [];
+  #heldRows = 0;
+  #spool: Spool | undefined;
+
+  #written = 0;
+  #dropped = 0;
+  #failures = 0;
+  #consecutive = 0;
+  #retryAt = 0;
+  #nextCommitAt = 0;
+  #schemaReady = false;
+  #lastDropLog = -Infinity;
+  #unloggedDrops = 0;
+
+  #opened = false;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #lock: Promise<void> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #retentionTimer: ReturnType<typeof setInterval> | undefined;
+  #urgent = false;
+  #tickQueued = false;
+
+  constructor(options: ClickHouseStoreOptions) {
+    const url = checkUrl(options.url);
+    this.database = checkDatabaseName(options.database ?? "default");
+    this.#log = options.logger ?? silentLogger;
+    this.#clock = options.clock ?? Date.now;
+    this.#insertHead = INSERT_HEAD(this.database);
+    this.#interval = positive("commitIntervalMs", options.commitIntervalMs, 8000);
+    this.#queueLimit = positive("queueLimit", options.queueLimit, 200_000);
+    this.#maxBatchRows = positive("maxBatchRows", options.maxBatchRows, 100_000);
+    this.#spoolDir = options.spoolDir;
+    this.#spoolMaxBytes = positive("spoolMaxBytes", options.spoolMaxBytes, 1 << 30);
+    this.#retentionMs = options.retentionMs ?? 12 * 3600_000;
+    if (!(this.#retentionMs >= 0)) {
+      throw new RangeError(`retentionMs must be 0 or more, got ${this.#retentionMs}`);
+    }
+    this.#retentionCheckMs = positive("retentionCheckMs", options.retentionCheckMs, 600_000);
+    this.#maxAttempts = positive("maxAttempts", options.maxAttempts, 3);
+    this.#retryBase = positive("retryBaseMs", options.retryBaseMs, 250);
+    this.#retryMax = positive("retryMaxMs", options.retryMaxMs, 30_000);
+    this.#client = createClient({
+      url,
+      username: options.username ?? "default",
+      password: options.password ?? "",
+      request_timeout: positive("requestTimeoutMs", options.requestTimeoutMs, 30_000),
+      compression: { response: options.compress === true },
+      log: { level: 127 }, // OFF: failures are logged here, once, with their context
+      ...(options.compress ? { fetch: gzipFetch() } : {}),
+    });
+  }
+
+  /**
+   * Opens the spool, creates the database and the `flows` table if missing, and starts the
+   * commit loop and retention. A server that cannot be reached is logged and tried again by the
+   * loop (rows meanwhile queue and spool); a server that answers with an error (bad password,
+   * no rights) makes it reject.
+   */
+  async open(): Promise<void> {
+    if (this.#opened) return;
+    if (this.#closed) throw new Error("ClickHouse store is closed");
+    if (this.#spoolDir !== undefined) {
+      this.#spool = await Spool.open({
+        dir: this.#spoolDir,
+        maxBytes: this.#spoolMaxBytes,
+        logger: this.#log,
+      });
+    }
+    this.#opened = true;
+    try {
+      await this.#createSchema();
+    } catch (err) {
+      if (clickHouseErrorCode(err) !== undefined) {
+        this.#opened = false;
+        throw new Error(`ClickHouse refused to create the flows table: ${message(err)}`, {
+          cause: err,
+        });
+      }
+      this.#failed(err, "create the flows table");
+    }
+    this.#nextCommitAt = this.#clock() + this.#interval;
+    if (this.#retentionMs > 0) {
+      this.#retentionTimer = setInterval(() => {
+        this.retention().catch((err) =>
+          this.#log.warn("Retention failed", { error: message(err) })
+        );
+      }, this.#retentionCheckMs);
+      if (this.#schemaReady) {
+        await this.retention().catch((err) =>
+          this.#log.warn("Retention failed", { error: message(err) })
+        );
+      }
+    }
+    this.#urgent = (this.#spool?.files ?? 0) > 0;
+    this.#schedule();
+  }
+
+  async #createSchema(): Promise<void> {
+    await this.#client.command({ query: createDatabaseSql(this.database) });
+    await this.#client.command({ query: createTableSql(this.database) });
+    this.#schemaReady = true;
+  }
+
+  /** Hands rows over: encoded and queued at once; never blocks, never throws. */
+  write(rows: readonly FlowRow[]): void {
+    if (rows.length === 0) return;
+    if (this.#closed) {
+      this.#drop(rows.length, "store is closed");
+      return;
+    }
+    const room = this.#queueLimit - this.#queueRows - this.#heldRows;
+    let take = rows;
+    if (rows.length > room) {
+      take = room > 0 ? rows.slice(0, room) : [];
+      this.#drop(rows.length - take.length, "queue full");
+      if (take.length === 0) return;
+    }
+    let text: string;
+    try {
+      text = encodeTsv(take);
+    } catch (err) {
+      this.#drop(take.length, `rows cannot be encoded: ${message(err)}`);
+      return;
+    }
+    this.#queue.push(text);
+    this.#queueRows += take.length;
+    if (
+      this.#opened &&
+      (this.#queueRows >= this.#maxBatchRows || this.#queueRows * 2 >= this.#queueLimit)
+    ) {
+      this.#urgent = true;
+      this.#schedule(0);
+    }
+  }
+
+  /** Commits now: resolves when every row handed over so far is written, spooled or dropped. */
+  flush(): Promise<void> {
+    return this.#run("flush");
+  }
+
+  /** Flushes, then stops the loop and the client; rows that still fail go to the spool. */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = (async () => {
+      clearTimeout(this.#timer);
+      if (this.#opened) await this.#run("close");
+      this.#closed = true;
+      clearTimeout(this.#timer);
+      clearInterval(this.#retentionTimer);
+      if (!this.#opened && this.#queueRows > 0) {
+        const n = this.#queueRows;
+        this.#queue = [];
+        this.#queueRows = 0;
+        this.#drop(n, "store closed before it was opened");
+      }
+      await this.#client.close();
+    })();
+    return this.#closing;
+  }
+
+  /** The sink's counters. */
+  stats(): ClickHouseStats {
+    return {
+      queued: this.#queueRows + this.#heldRows,
+      written: this.#written,
+      dropped: this.#dropped + (this.#spool?.corruptRows ?? 0),
+      failures: this.#failures,
+      spooledRows: this.#spool?.rows ?? 0,
+      spoolBytes: this.#spool?.bytes ?? 0,
+      corruptSpoolFiles: this.#spool?.corruptFiles ?? 0,
+      down: this.#consecutive > 0,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The commit loop.
+
+  /** Runs one cycle after those already running. */
+  #run(mode: "tick" | "flush" | "close"): Promise<void> {
+    const next = this.#lock.then(() => this.#cycle(mode)).catch((err) => {
+      this.#log.error("ClickHouse commit cycle failed", { error: message(err) });
+    });
+    this.#lock = next;
+    return next.finally(() => {
+      if (!this.#closed && mode !== "close") this.#schedule();
+    });
+  }
+
+  /** Arms the loop's timer: the next commit, or the next retry when the server is down. */
+  #schedule(delay?: number): void {
+    if (this.#closed || this.#closing) return;
+    clearTimeout(this.#timer);
+    if (delay === undefined) {
+      const now = this.#clock();
+      let at = this.#nextCommitAt;
+      if (this.#urgent) at = now;
+      else if (this.#consecutive > 0 && this.#hasBacklog()) at = Math.min(at, this.#retryAt);
+      delay = Math.max(0, at - now);
+    }
+    this.#timer = setTimeout(() => {
+      if (this.#tickQueued) return;
+      this.#tickQueued = true;
+      void this.#run("tick");
+    }, delay);
+  }
+
+  #hasBacklog(): boolean {
+    return this.#held.length > 0 || (this.#spool?.files ?? 0) > 0;
+  }
+
+  async #cycle(mode: "tick" | "flush" | "close"): Promise<void> {
+    if (mode === "tick") this.#tickQueued = false;
+    const now = this.#clock();
+    const urgent = this.#urgent;
+    this.#urgent = false;
+    if (mode !== "tick" || urgent || now >= this.#nextCommitAt) {
+      this.#takeQueue();
+      this.#nextCommitAt = now + this.#interval;
+    }
+    if (mode === "tick") {
+      if (this.#consecutive === 0 || now >= this.#retryAt) await this.#deliver();
+    } else {
+      // flush and close try harder: retries with backoff, then the spool.
+      for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
+        if (await this.#deliver()) break;
+        if (attempt < this.#maxAttempts) await sleep(this.#backoff());
+      }
+    }
+    await this.#spoolHeld(mode);
+  }
+
+  /** Moves the queue into batches of at most `maxBatchRows` rows at the end of `#held`. */
+  #takeQueue(): void {
+    if (this.#queueRows === 0) return;
+    let text = "";
+    let rows = 0;
+    for (const chunk of this.#queue) {
+      const n = countLines(chunk);
+      if (rows > 0 && rows + n > this.#maxBatchRows) {
+        this.#held.push({ text, rows, attempts: 0 });
+        text = "";
+        rows = 0;
+      }
+      text += chunk;
+      rows += n;
+    }
+    if (rows > 0) this.#held.push({ text, rows, attempts: 0 });
+    this.#heldRows += this.#queueRows;
+    this.#queue = [];
+    this.#queueRows = 0;
+  }
+
+  /**
+   * Sends the spool's batches, oldest first, then the held batches; stops at the first failure.
+   * Resolves true when nothing is left to send.
+   */
+  async #deliver(): Promise<boolean> {
+    if (!this.#schemaReady) {
+      try {
+        await this.#createSchema();
+      } catch (err) {
+        this.#failed(err, "create the flows table");
+        if (this.#held[0]) this.#held[0].attempts++;
+        return false;
+      }
+    }
+    const spool = this.#spool;
+    while (spool && spool.files > 0) {
+      const entry = await spool.peek();
+      if (!entry) break;
+      const result = await this.#send(decoder.decode(entry.payload), entry.rows, "spooled batch");
+      if (result === "retry") return false;
+      await spool.remove(entry);
+      if (result === "ok") this.#written += entry.rows;
+      else this.#drop(entry.rows, "the server refused a spooled batch");
+    }
+    while (this.#held.length > 0) {
+      const b = this.#held[0]!;
+      const result = await this.#send(b.text, b.rows, "batch");
+      if (result === "retry") {
+        b.attempts++;
+        return false;
+      }
+      this.#held.shift();
+      this.#heldRows -= b.rows;
+      if (result === "ok") this.#written += b.rows;
+      else this.#drop(b.rows, "the server refused a batch");
+    }
+    return true;
+  }
+
+  /** One INSERT. */
+  async #send(text: string, rows: number, what: string): Promise<SendResult> {
+    try {
+      await this.#client.command({ query: this.#insertHead + text });
+      if (this.#consecutive > 0) {
+        this.#log.info("ClickHouse takes rows again", { after: this.#consecutive });
+      }
+      this.#consecutive = 0;
+      return "ok";
+    } catch (err) {
+      const code = clickHouseErrorCode(err);
+      if (code !== undefined && SCHEMA_CODES.has(code)) this.#schemaReady = false;
+      if (code !== undefined && PERMANENT_CODES.has(code)) {
+        this.#failures++;
+        this.#log.error("ClickHouse refused a batch for good", { what, rows, error: message(err) });
+        return "rejected";
+      }
+      this.#failed(err, `insert a ${what} of ${rows} rows`);
+      return "retry";
+    }
+  }
+
+  /** Counts a failed request and pushes the next retry back (exponential backoff). */
+  #failed(err: unknown, what: string): void {
+    this.#failures++;
+    this.#consecutive++;
+    const delay = this.#backoff();
+    this.#retryAt = this.#clock() + delay;
+    const fields = { error: message(err), failures: this.#consecutive, retryInMs: delay };
+    if (this.#consecutive === 1) this.#log.warn(`Cannot ${what} in ClickHouse`, fields);
+    else this.#log.debug(`Cannot ${what} in ClickHouse`, fields);
+  }
+
+  #backoff(): number {
+    const n = Math.max(0, this.#consecutive - 1);
+    return Math.min(this.#retryBase * 2 ** Math.min(n, 30), this.#retryMax);
+  }
+
+  /**
+   * Moves failed batches to the spool, in order, after what is already there: all of them when
+   * the first has had its tries, when the spool's own batches cannot be sent (newer rows wait
+   * behind them anyway), or on flush and close. Without a spool they stay in memory, except at
+   * close, where they are dropped.
+   */
+  async #spoolHeld(mode: "tick" | "flush" | "close"): Promise<void> {
+    if (this.#held.length === 0) return;
+    const spool = this.#spool;
+    if (!spool) {
+      if (mode === "close") {
+        const n = this.#heldRows;
+        this.#held = [];
+        this.#heldRows = 0;
+        this.#drop(n, "the server is unreachable at close and there is no spool");
+      }
+      return;
+    }
+    const first = this.#held[0]!;
+    if (mode === "tick" && first.attempts < this.#maxAttempts && spool.files === 0) return;
+    while (this.#held.length > 0) {
+      const b = this.#held.shift()!;
+      this.#heldRows -= b.rows;
+      let ok = false;
+      try {
+        ok = await spool.append(encoder.encode(b.text), b.rows);
+      } catch (err) {
+        this.#log.error("Cannot write to the spool", { dir: spool.dir, error: message(err) });
+      }
+      if (!ok) this.#drop(b.rows, "spool full");
+    }
+  }
+
+  #drop(rows: number, why: string): void {
+    this.#dropped += rows;
+    this.#unloggedDrops += rows;
+    const now = this.#clock();
+    if (now - this.#lastDropLog >= 10_000 || why !== "queue full") {
+      this.#log.error("ClickHouse sink dropped rows", {
+        rows: this.#unloggedDrops,
+        reason: why,
+        droppedTotal: this.#dropped,
+      });
+      this.#lastDropLog = now;
+      this.#unloggedDrops = 0;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Queries and retention.
+
+  /** Rows matching `q`, newest `flowEndSeconds` first, at most `q.limit` (1000 by default). */
+  async query(q: FlowQuery): Promise<StoredFlowRow[]> {
+    const rs = await this.#client.query({
+      query: selectSql(this.database, q),
+      format: "JSONEachRow",
+    });
+    const raw = await rs.json<Record<string, unknown>>();
+    return raw.map((r) => {
+      const row: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(r)) row[k] = NUMERIC.has(k) ? Number(v) : v;
+      return row as unknown as StoredFlowRow;
+    });
+  }
+
+  /** Rows in the table. */
+  async count(): Promise<number> {
+    return Number(await this.#scalar(`SELECT count() AS n FROM ${this.database}.${TABLE}`));
+  }
+
+  async #scalar(sql: string): Promise<unknown> {
+    const rs = await this.#client.query({ query: sql, format: "JSONEachRow" });
+    const rows = await rs.json<{ n: unknown }>();
+    return rows[0]?.n;
+  }
+
+  /** The hour partitions of the table (their Unix start times). */
+  async #partitions(): Promise<number[]> {
+    const rs = await this.#client.query({
+      query: `SELECT DISTINCT partition_id AS id FROM system.parts WHERE database = ${
+        quoteString(this.database)
+      } AND table = ${quoteString(TABLE)} AND active`,
+      format: "JSONEachRow",
+    });
+    const rows = await rs.json<{ id: string }>();
+    return rows.map((r) => r.id).filter((id) => /^\d+$/.test(id)).map(Number).sort((a, b) => a - b);
+  }
+
+  /** Drops the partitions whose every row was inserted before `before` (Unix seconds). */
+  async #dropPartitionsBefore(before: number): Promise<number> {
+    let n = 0;
+    for (const start of await this.#partitions()) {
+      if (start + PARTITION_SECONDS > before) continue;
+      await this.#client.command({
+        query: `ALTER TABLE ${this.database}.${TABLE} DROP PARTITION ID '${start}'`,
+      });
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Applies retention now: drops the partitions entirely older than `retentionMs`. Runs every
+   * `retentionCheckMs` by itself; resolves with the number of partitions dropped.
+   */
+  async retention(): Promise<number> {
+    if (this.#retentionMs <= 0) return 0;
+    const cutoff = Math.floor((this.#clock() - this.#retentionMs) / 1000);
+    const n = await this.#dropPartitionsBefore(cutoff);
+    if (n > 0) this.#log.info("Retention dropped partitions", { partitions: n, before: cutoff });
+    return n;
+  }
+
+  /**
+   * Deletes rows inserted before `before` (Unix seconds): whole partitions are dropped, the rest
+   * deleted with a mutation that this waits for (up to 60 s). Resolves with the rows deleted.
+   */
+  async purge(before: number): Promise<number> {
+    if (!Number.isInteger(before) || before < 0 || before > 4294967295) {
+      throw new TypeError(`purge() needs Unix seconds, got ${before}`);
+    }
+    const where = `timeInserted < toDateTime(${before})`;
+    const table = `${this.database}.${TABLE}`;
+    const n = Number(await this.#scalar(`SELECT count() AS n FROM ${table} WHERE ${where}`));
+    if (n === 0) return 0;
+    await this.#dropPartitionsBefore(before);
+    const left = Number(await this.#scalar(`SELECT count() AS n FROM ${table} WHERE ${where}`));
+    if (left > 0) {
+      await this.#client.command({ query: `ALTER TABLE ${table} DELETE WHERE ${where}` });
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const pending = Number(
+          await this.#scalar(
+            `SELECT count() AS n FROM system.mutations WHERE database = ${
+              quoteString(this.database)
+            } AND table = ${quoteString(TABLE)} AND is_done = 0`,
+          ),
+        );
+        if (pending === 0) break;
+        await sleep(50);
+      }
+    }
+    return n;
+  }
+}
+
+function countLines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
