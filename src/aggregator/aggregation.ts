@@ -113,31 +113,6 @@ interface Meta {
 
 type MetaKey = keyof Meta;
 
-/** Meta fields in a fixed order; strings are "" and numbers 0 when unknown. */
-const META_STRINGS: readonly MetaKey[] = [
-  "sourcePodName",
-  "sourcePodNamespace",
-  "sourceNodeName",
-  "destinationPodName",
-  "destinationPodNamespace",
-  "destinationNodeName",
-  "destinationClusterIP",
-  "destinationServicePortName",
-  "ingressNetworkPolicyName",
-  "ingressNetworkPolicyNamespace",
-  "ingressNetworkPolicyRuleName",
-  "egressNetworkPolicyName",
-  "egressNetworkPolicyNamespace",
-  "egressNetworkPolicyRuleName",
-];
-const META_NUMBERS: readonly MetaKey[] = [
-  "destinationServicePort",
-  "ingressNetworkPolicyRuleAction",
-  "ingressNetworkPolicyType",
-  "egressNetworkPolicyRuleAction",
-  "egressNetworkPolicyType",
-];
-
 function num(v: Value | undefined): number {
   return typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : 0;
 }
@@ -170,11 +145,17 @@ export class AggregationProcess {
   readonly #podLabels: AggregationOptions["podLabels"];
   readonly #clusterUUID: string;
 
-  readonly #index = new Map<string, number>();
-  readonly #metas = new Map<string, Meta>();
+  /** Open-addressing index: slot + 1 per cell, 0 for empty; linear probing. */
+  #table = new Int32Array(0);
+  #size = 0;
+  /** Interned metas by source pod, destination pod and cluster IP. */
+  readonly #metas = new Map<string, Map<string, Map<string, Meta[]>>>();
   readonly #heap = new SlotHeap();
   #capacity = 0;
-  #keys: (string | undefined)[] = [];
+  /** Source address per slot; undefined for a free slot. */
+  #src: (string | undefined)[] = [];
+  #dst: string[] = [];
+  #hash = new Int32Array(0);
   #meta: Meta[] = [];
   #tcpState: string[] = [];
   #sport = new Uint16Array(0);
@@ -229,13 +210,13 @@ export class AggregationProcess {
 
   /** Counters; `flows` and `waitingForCorrelation` are current values. */
   stats(): AggregationStats {
-    this.#stats.flows = this.#index.size;
+    this.#stats.flows = this.#size;
     return { ...this.#stats };
   }
 
   /** Number of flows cached. */
   get size(): number {
-    return this.#index.size;
+    return this.#size;
   }
 
   /** The earliest time (clock milliseconds) at which {@link expire} may hand out a row. */
@@ -271,7 +252,7 @@ export class AggregationProcess {
       this.#stats.recordsInvalid++;
       return false;
     }
-    const key = `${src}|${dst}|${sport}|${dport}|${proto}`;
+    const hash = flowHash(src, dst, sport, dport, proto);
     const flowType = num(r.flowType);
     const srcPod = str(r.sourcePodName);
     const dstPod = str(r.destinationPodName);
@@ -284,14 +265,14 @@ export class AggregationProcess {
       (srcPod === "") !== (dstPod === "");
     const fromDst = correlate && srcPod === "";
 
-    let s = this.#index.get(key);
-    if (s === undefined) {
-      if (this.#index.size >= this.#maxFlows) {
+    let s = this.#find(hash, src, dst, sport, dport, proto);
+    if (s < 0) {
+      if (this.#size >= this.#maxFlows) {
         this.#stats.overflowExported++;
         this.#pending.push(this.#oneShotRow(r, src, dst, sport, dport, proto, correlate));
         return true;
       }
-      s = this.#create(key, r, now, v6, sport, dport, proto, flowType, correlate);
+      s = this.#create(hash, src, dst, r, now, v6, sport, dport, proto, flowType, correlate);
       this.#counters(s, fromDst ? 1 : 0, r);
       return true;
     }
@@ -371,7 +352,7 @@ export class AggregationProcess {
   drain(): FlowRow[] {
     const rows = this.#pending.splice(0);
     for (let s = 0; s < this.#top; s++) {
-      if (this.#keys[s] === undefined) continue;
+      if (this.#src[s] === undefined) continue;
       if ((this.#flags[s]! & (F_CORRELATE | F_READY)) === F_CORRELATE) {
         this.#stats.uncorrelatedExported++;
       }
@@ -388,16 +369,13 @@ export class AggregationProcess {
     const out: FlowRow[] = [];
     const { srcip, dstip, proto, srcport, dstport } = filter;
     for (let s = 0; s < this.#top && out.length < limit; s++) {
-      const key = this.#keys[s];
-      if (key === undefined) continue;
+      const src = this.#src[s];
+      if (src === undefined) continue;
       if (proto !== undefined && this.#proto[s] !== proto) continue;
       if (srcport !== undefined && this.#sport[s] !== srcport) continue;
       if (dstport !== undefined && this.#dport[s] !== dstport) continue;
-      if (srcip !== undefined || dstip !== undefined) {
-        const i = key.indexOf("|");
-        if (srcip !== undefined && key.slice(0, i) !== srcip) continue;
-        if (dstip !== undefined && key.slice(i + 1, key.indexOf("|", i + 1)) !== dstip) continue;
-      }
+      if (srcip !== undefined && src !== srcip) continue;
+      if (dstip !== undefined && this.#dst[s] !== dstip) continue;
       out.push(this.#row(s, false));
     }
     return out;
@@ -405,12 +383,15 @@ export class AggregationProcess {
 
   /** Octets held by the flow columns, the heap and the free list (not the index or strings). */
   columnBytes(): number {
-    return this.#capacity * (3 * 8 + 2 + 2 + 4) + this.#times.byteLength + this.#cnt.byteLength +
+    return this.#capacity * (4 * 8 + 2 + 2 + 4 + 4) + this.#table.byteLength +
+      this.#times.byteLength + this.#cnt.byteLength +
       this.#ms.byteLength + this.#heap.byteLength + this.#free.length * 8;
   }
 
   #create(
-    key: string,
+    hash: number,
+    src: string,
+    dst: string,
     r: DataRecord,
     now: number,
     v6: boolean,
@@ -425,8 +406,10 @@ export class AggregationProcess {
       if (this.#top === this.#capacity) this.#grow(this.#capacity * 2);
       s = this.#top++;
     }
-    this.#index.set(key, s);
-    this.#keys[s] = key;
+    this.#src[s] = src;
+    this.#dst[s] = dst;
+    this.#hash[s] = hash;
+    this.#insert(s, hash);
     this.#meta[s] = this.#intern(r);
     this.#tcpState[s] = str(r.tcpState);
     this.#sport[s] = sport;
@@ -456,12 +439,11 @@ export class AggregationProcess {
   }
 
   #release(s: number): void {
-    const key = this.#keys[s]!;
     if ((this.#flags[s]! & (F_CORRELATE | F_READY)) === F_CORRELATE) {
       this.#stats.waitingForCorrelation--;
     }
-    this.#index.delete(key);
-    this.#keys[s] = undefined;
+    this.#remove(s);
+    this.#src[s] = undefined;
     this.#free.push(s);
   }
 
@@ -535,11 +517,8 @@ export class AggregationProcess {
   }
 
   #row(s: number, reset: boolean): FlowRow {
-    const key = this.#keys[s]!;
-    const i = key.indexOf("|");
-    const j = key.indexOf("|", i + 1);
-    const sourceIP = key.slice(0, i);
-    const destinationIP = key.slice(i + 1, j);
+    const sourceIP = this.#src[s]!;
+    const destinationIP = this.#dst[s]!;
     const m = this.#meta[s]!;
     const flags = this.#flags[s]!;
     const c = this.#cnt;
@@ -618,9 +597,24 @@ export class AggregationProcess {
       egressName: "",
       egressIP: "",
       uncorrelated: correlate && (flags & F_READY) === 0 ? 1 : 0,
-      ...NO_NODE_COUNTERS,
+      // A node's block stays 0 until it reports.
+      packetTotalCountFromSourceNode: c[b]!,
+      octetTotalCountFromSourceNode: c[b + 1]!,
+      reversePacketTotalCountFromSourceNode: c[b + 2]!,
+      reverseOctetTotalCountFromSourceNode: c[b + 3]!,
+      packetDeltaCountFromSourceNode: c[b + 4]!,
+      octetDeltaCountFromSourceNode: c[b + 5]!,
+      reversePacketDeltaCountFromSourceNode: c[b + 6]!,
+      reverseOctetDeltaCountFromSourceNode: c[b + 7]!,
+      packetTotalCountFromDestinationNode: c[d]!,
+      octetTotalCountFromDestinationNode: c[d + 1]!,
+      reversePacketTotalCountFromDestinationNode: c[d + 2]!,
+      reverseOctetTotalCountFromDestinationNode: c[d + 3]!,
+      packetDeltaCountFromDestinationNode: c[d + 4]!,
+      octetDeltaCountFromDestinationNode: c[d + 5]!,
+      reversePacketDeltaCountFromDestinationNode: c[d + 6]!,
+      reverseOctetDeltaCountFromDestinationNode: c[d + 7]!,
     };
-    fillNodeCounters(row, c, b, d, haveSrc, haveDst);
     if (reset) {
       for (let k = 4; k < 8; k++) {
         c[b + k] = 0;
@@ -650,6 +644,18 @@ export class AggregationProcess {
     const roct = num(r.reverseOctetDeltaCount);
     const tp = rate(oct, end, start);
     const rtp = rate(roct, end, start);
+    const cnt = new Float64Array(16);
+    const b = fromDst ? 8 : 0;
+    cnt[b] = num(r.packetTotalCount);
+    cnt[b + 1] = num(r.octetTotalCount);
+    cnt[b + 2] = num(r.reversePacketTotalCount);
+    cnt[b + 3] = num(r.reverseOctetTotalCount);
+    cnt[b + 4] = num(r.packetDeltaCount);
+    cnt[b + 5] = oct;
+    cnt[b + 6] = num(r.reversePacketDeltaCount);
+    cnt[b + 7] = roct;
+    // Without correlation the record stands for both nodes.
+    const d = correlate ? 8 : 0;
     const labels = this.#podLabels;
     const row: FlowRow = {
       flowStartSeconds: start,
@@ -689,71 +695,161 @@ export class AggregationProcess {
       egressName: "",
       egressIP: "",
       uncorrelated: correlate ? 1 : 0,
-      ...NO_NODE_COUNTERS,
+      packetTotalCountFromSourceNode: cnt[0]!,
+      octetTotalCountFromSourceNode: cnt[0 + 1]!,
+      reversePacketTotalCountFromSourceNode: cnt[0 + 2]!,
+      reverseOctetTotalCountFromSourceNode: cnt[0 + 3]!,
+      packetDeltaCountFromSourceNode: cnt[0 + 4]!,
+      octetDeltaCountFromSourceNode: cnt[0 + 5]!,
+      reversePacketDeltaCountFromSourceNode: cnt[0 + 6]!,
+      reverseOctetDeltaCountFromSourceNode: cnt[0 + 7]!,
+      packetTotalCountFromDestinationNode: cnt[d]!,
+      octetTotalCountFromDestinationNode: cnt[d + 1]!,
+      reversePacketTotalCountFromDestinationNode: cnt[d + 2]!,
+      reverseOctetTotalCountFromDestinationNode: cnt[d + 3]!,
+      packetDeltaCountFromDestinationNode: cnt[d + 4]!,
+      octetDeltaCountFromDestinationNode: cnt[d + 5]!,
+      reversePacketDeltaCountFromDestinationNode: cnt[d + 6]!,
+      reverseOctetDeltaCountFromDestinationNode: cnt[d + 7]!,
     };
-    const cnt = new Float64Array(16);
-    const b = fromDst ? 8 : 0;
-    cnt[b] = num(r.packetTotalCount);
-    cnt[b + 1] = num(r.octetTotalCount);
-    cnt[b + 2] = num(r.reversePacketTotalCount);
-    cnt[b + 3] = num(r.reverseOctetTotalCount);
-    cnt[b + 4] = num(r.packetDeltaCount);
-    cnt[b + 5] = oct;
-    cnt[b + 6] = num(r.reversePacketDeltaCount);
-    cnt[b + 7] = roct;
-    fillNodeCounters(row, cnt, 0, correlate ? 8 : 0, !fromDst, !correlate || fromDst);
     return row;
   }
 
   /** The interned meta of a record's fields. */
   #intern(r: DataRecord): Meta {
     const clusterIP = str(r.destinationClusterIPv4 ?? r.destinationClusterIPv6);
-    const values: Record<string, string | number> = {};
-    let key = "";
-    for (const name of META_STRINGS) {
-      const v = name === "destinationClusterIP"
-        ? (clusterIP === "0.0.0.0" || clusterIP === "::" ? "" : clusterIP)
-        : str(r[name]);
-      values[name] = v;
-      key += v + "\u0000";
-    }
-    for (const name of META_NUMBERS) {
-      const v = num(r[name]);
-      values[name] = v;
-      key += v + "\u0000";
-    }
-    return this.#internValues(key, values);
+    return this.#internMeta({
+      sourcePodName: str(r.sourcePodName),
+      sourcePodNamespace: str(r.sourcePodNamespace),
+      sourceNodeName: str(r.sourceNodeName),
+      destinationPodName: str(r.destinationPodName),
+      destinationPodNamespace: str(r.destinationPodNamespace),
+      destinationNodeName: str(r.destinationNodeName),
+      destinationClusterIP: clusterIP === "0.0.0.0" || clusterIP === "::" ? "" : clusterIP,
+      destinationServicePort: num(r.destinationServicePort),
+      destinationServicePortName: str(r.destinationServicePortName),
+      ingressNetworkPolicyName: str(r.ingressNetworkPolicyName),
+      ingressNetworkPolicyNamespace: str(r.ingressNetworkPolicyNamespace),
+      ingressNetworkPolicyRuleName: str(r.ingressNetworkPolicyRuleName),
+      ingressNetworkPolicyRuleAction: num(r.ingressNetworkPolicyRuleAction),
+      ingressNetworkPolicyType: num(r.ingressNetworkPolicyType),
+      egressNetworkPolicyName: str(r.egressNetworkPolicyName),
+      egressNetworkPolicyNamespace: str(r.egressNetworkPolicyNamespace),
+      egressNetworkPolicyRuleName: str(r.egressNetworkPolicyRuleName),
+      egressNetworkPolicyRuleAction: num(r.egressNetworkPolicyRuleAction),
+      egressNetworkPolicyType: num(r.egressNetworkPolicyType),
+    });
   }
 
   /** `base` with every non-empty field of `r` filled in (the other half's knowledge). */
   #merge(base: Meta, r: DataRecord): Meta {
-    const other = this.#intern(r);
-    const values: Record<string, string | number> = {};
-    let key = "";
-    for (const name of META_STRINGS) {
-      const v = other[name] !== "" ? other[name] : base[name];
-      values[name] = v;
-      key += v + "\u0000";
-    }
-    for (const name of META_NUMBERS) {
-      const v = other[name] !== 0 ? other[name] : base[name];
-      values[name] = v;
-      key += v + "\u0000";
-    }
-    return this.#internValues(key, values);
+    const s = (k: keyof Meta): string => {
+      const v = r[k];
+      return typeof v === "string" && v !== "" ? v : base[k] as string;
+    };
+    const n = (k: keyof Meta): number => {
+      const v = num(r[k]);
+      return v !== 0 ? v : base[k] as number;
+    };
+    const clusterIP = str(r.destinationClusterIPv4 ?? r.destinationClusterIPv6);
+    return this.#internMeta({
+      sourcePodName: s("sourcePodName"),
+      sourcePodNamespace: s("sourcePodNamespace"),
+      sourceNodeName: s("sourceNodeName"),
+      destinationPodName: s("destinationPodName"),
+      destinationPodNamespace: s("destinationPodNamespace"),
+      destinationNodeName: s("destinationNodeName"),
+      destinationClusterIP: clusterIP === "" || clusterIP === "0.0.0.0" || clusterIP === "::"
+        ? base.destinationClusterIP
+        : clusterIP,
+      destinationServicePort: n("destinationServicePort"),
+      destinationServicePortName: s("destinationServicePortName"),
+      ingressNetworkPolicyName: s("ingressNetworkPolicyName"),
+      ingressNetworkPolicyNamespace: s("ingressNetworkPolicyNamespace"),
+      ingressNetworkPolicyRuleName: s("ingressNetworkPolicyRuleName"),
+      ingressNetworkPolicyRuleAction: n("ingressNetworkPolicyRuleAction"),
+      ingressNetworkPolicyType: n("ingressNetworkPolicyType"),
+      egressNetworkPolicyName: s("egressNetworkPolicyName"),
+      egressNetworkPolicyNamespace: s("egressNetworkPolicyNamespace"),
+      egressNetworkPolicyRuleName: s("egressNetworkPolicyRuleName"),
+      egressNetworkPolicyRuleAction: n("egressNetworkPolicyRuleAction"),
+      egressNetworkPolicyType: n("egressNetworkPolicyType"),
+    });
   }
 
-  #internValues(key: string, values: Record<string, string | number>): Meta {
-    let meta = this.#metas.get(key);
-    if (meta === undefined) {
-      meta = Object.freeze(values) as unknown as Meta;
-      this.#metas.set(key, meta);
+  /** The interned meta equal to `m` (which becomes it when new). */
+  #internMeta(m: Meta): Meta {
+    // Three levels of maps on strings the decoder hands out again and again (their hashes are
+    // cached), then a short list that differs in policies only.
+    let bySrc = this.#metas.get(m.sourcePodName);
+    if (bySrc === undefined) this.#metas.set(m.sourcePodName, bySrc = new Map());
+    let byDst = bySrc.get(m.destinationPodName);
+    if (byDst === undefined) bySrc.set(m.destinationPodName, byDst = new Map());
+    let list = byDst.get(m.destinationClusterIP);
+    if (list === undefined) byDst.set(m.destinationClusterIP, list = []);
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      if (metaEquals(c, m)) return c;
     }
-    return meta;
+    list.push(Object.freeze(m));
+    return m;
+  }
+
+  /** The slot of a 5-tuple, or -1. */
+  #find(
+    hash: number,
+    src: string,
+    dst: string,
+    sport: number,
+    dport: number,
+    proto: number,
+  ): number {
+    const table = this.#table;
+    const mask = table.length - 1;
+    for (let i = hash & mask;; i = (i + 1) & mask) {
+      const e = table[i]!;
+      if (e === 0) return -1;
+      const s = e - 1;
+      if (
+        this.#hash[s] === hash && this.#sport[s] === sport && this.#dport[s] === dport &&
+        this.#proto[s] === proto && this.#src[s] === src && this.#dst[s] === dst
+      ) return s;
+    }
+  }
+
+  #insert(s: number, hash: number): void {
+    const table = this.#table;
+    const mask = table.length - 1;
+    let i = hash & mask;
+    while (table[i] !== 0) i = (i + 1) & mask;
+    table[i] = s + 1;
+    this.#size++;
+  }
+
+  /** Removes slot `s` from the index, shifting back the cells that probed past it. */
+  #remove(s: number): void {
+    const table = this.#table;
+    const mask = table.length - 1;
+    let i = this.#hash[s]! & mask;
+    while (table[i] !== s + 1) i = (i + 1) & mask;
+    table[i] = 0;
+    this.#size--;
+    for (let j = (i + 1) & mask;; j = (j + 1) & mask) {
+      const e = table[j]!;
+      if (e === 0) return;
+      const home = this.#hash[e - 1]! & mask;
+      // Move the entry at j to the hole at i unless its home lies cyclically in (i, j].
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (!stays) {
+        table[i] = e;
+        table[j] = 0;
+        i = j;
+      }
+    }
   }
 
   #grow(capacity: number): void {
-    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(
+    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(
       old: T,
       make: (n: number) => T,
       per: number,
@@ -771,59 +867,54 @@ export class AggregationProcess {
     this.#times = grow(this.#times, (n) => new Uint32Array(n), TIMES);
     this.#cnt = grow(this.#cnt, (n) => new Float64Array(n), CNT);
     this.#ms = grow(this.#ms, (n) => new Float64Array(n), MS);
+    this.#hash = grow(this.#hash, (n) => new Int32Array(n), 1);
     this.#capacity = capacity;
+    // The index stays at most half full.
+    this.#table = new Int32Array(capacity * 2);
+    this.#size = 0;
+    for (let s = 0; s < this.#top; s++) {
+      if (this.#src[s] !== undefined) this.#insert(s, this.#hash[s]!);
+    }
   }
 }
 
-/** The per-node counter fields (Antrea IEs 120–135), all 0. */
-const NO_NODE_COUNTERS = {
-  packetTotalCountFromSourceNode: 0,
-  octetTotalCountFromSourceNode: 0,
-  packetDeltaCountFromSourceNode: 0,
-  octetDeltaCountFromSourceNode: 0,
-  reversePacketTotalCountFromSourceNode: 0,
-  reverseOctetTotalCountFromSourceNode: 0,
-  reversePacketDeltaCountFromSourceNode: 0,
-  reverseOctetDeltaCountFromSourceNode: 0,
-  packetTotalCountFromDestinationNode: 0,
-  octetTotalCountFromDestinationNode: 0,
-  packetDeltaCountFromDestinationNode: 0,
-  octetDeltaCountFromDestinationNode: 0,
-  reversePacketTotalCountFromDestinationNode: 0,
-  reverseOctetTotalCountFromDestinationNode: 0,
-  reversePacketDeltaCountFromDestinationNode: 0,
-  reverseOctetDeltaCountFromDestinationNode: 0,
-} as const;
+/** Whether two metas hold the same values. */
+function metaEquals(a: Meta, b: Meta): boolean {
+  return a.sourcePodName === b.sourcePodName &&
+    a.destinationPodName === b.destinationPodName &&
+    a.sourcePodNamespace === b.sourcePodNamespace &&
+    a.destinationPodNamespace === b.destinationPodNamespace &&
+    a.sourceNodeName === b.sourceNodeName &&
+    a.destinationNodeName === b.destinationNodeName &&
+    a.destinationClusterIP === b.destinationClusterIP &&
+    a.destinationServicePort === b.destinationServicePort &&
+    a.destinationServicePortName === b.destinationServicePortName &&
+    a.ingressNetworkPolicyName === b.ingressNetworkPolicyName &&
+    a.ingressNetworkPolicyNamespace === b.ingressNetworkPolicyNamespace &&
+    a.ingressNetworkPolicyRuleName === b.ingressNetworkPolicyRuleName &&
+    a.ingressNetworkPolicyRuleAction === b.ingressNetworkPolicyRuleAction &&
+    a.ingressNetworkPolicyType === b.ingressNetworkPolicyType &&
+    a.egressNetworkPolicyName === b.egressNetworkPolicyName &&
+    a.egressNetworkPolicyNamespace === b.egressNetworkPolicyNamespace &&
+    a.egressNetworkPolicyRuleName === b.egressNetworkPolicyRuleName &&
+    a.egressNetworkPolicyRuleAction === b.egressNetworkPolicyRuleAction &&
+    a.egressNetworkPolicyType === b.egressNetworkPolicyType;
+}
 
-/** Copies the counter blocks at `src` and `dst` (4 totals, 4 deltas each) into `row`. */
-function fillNodeCounters(
-  row: FlowRow,
-  c: Float64Array,
-  src: number,
-  dst: number,
-  haveSrc: boolean,
-  haveDst: boolean,
-): void {
-  if (haveSrc) {
-    row.packetTotalCountFromSourceNode = c[src]!;
-    row.octetTotalCountFromSourceNode = c[src + 1]!;
-    row.reversePacketTotalCountFromSourceNode = c[src + 2]!;
-    row.reverseOctetTotalCountFromSourceNode = c[src + 3]!;
-    row.packetDeltaCountFromSourceNode = c[src + 4]!;
-    row.octetDeltaCountFromSourceNode = c[src + 5]!;
-    row.reversePacketDeltaCountFromSourceNode = c[src + 6]!;
-    row.reverseOctetDeltaCountFromSourceNode = c[src + 7]!;
-  }
-  if (haveDst) {
-    row.packetTotalCountFromDestinationNode = c[dst]!;
-    row.octetTotalCountFromDestinationNode = c[dst + 1]!;
-    row.reversePacketTotalCountFromDestinationNode = c[dst + 2]!;
-    row.reverseOctetTotalCountFromDestinationNode = c[dst + 3]!;
-    row.packetDeltaCountFromDestinationNode = c[dst + 4]!;
-    row.octetDeltaCountFromDestinationNode = c[dst + 5]!;
-    row.reversePacketDeltaCountFromDestinationNode = c[dst + 6]!;
-    row.reverseOctetDeltaCountFromDestinationNode = c[dst + 7]!;
-  }
+/** A 32-bit hash of a 5-tuple (FNV-1a over the address text, then the numbers). */
+function flowHash(src: string, dst: string, sport: number, dport: number, proto: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < src.length; i++) h = Math.imul(h ^ src.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ 0x7c, 0x01000193);
+  for (let i = 0; i < dst.length; i++) h = Math.imul(h ^ dst.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ sport, 0x01000193);
+  h = Math.imul(h ^ dport, 0x01000193);
+  h = Math.imul(h ^ proto, 0x01000193);
+  // Final mix so that the low bits (the table index) depend on every input bit.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h | 0;
 }
 
 /** Bits per second of `octets` sent between two flow end times (seconds). */
