@@ -230,6 +230,34 @@ function assertStats(
   assertEquals([got.spooledRows, got.spoolBytes], [0, 0], "no spool");
 }
 
+Deno.test("IPFIX sink over udp sizes its messages to the MTU", async () => {
+  await using udp = new DatagramSink();
+  const sink = createCollectorSink({
+    address: `127.0.0.1:${udp.port}:udp`,
+    observationDomainId: 3,
+    mtu: 1000,
+    ...QUICK,
+  });
+  const input = [...rows(), ...rows(), ...rows()];
+  try {
+    sink.write(input);
+    await sink.flush();
+  } finally {
+    await sink.close();
+  }
+  assertStats(sink.stats(), { written: input.length, dropped: 0 });
+  await waitFor("every record", () => {
+    const cache = new TemplateCache();
+    const n = udp.datagrams.map((d) => decodeMessage(d.payload, cache, { session: 1 }))
+      .reduce((sum, m) => sum + m.recordCount, 0);
+    return n >= input.length ? true : undefined;
+  });
+  assert(udp.datagrams.length > 3, `several datagrams (${udp.datagrams.length})`);
+  for (const d of udp.datagrams) {
+    assert(d.payload.length <= 1000 - 48, `${d.payload.length} octets`);
+  }
+});
+
 Deno.test("IPFIX sink: the observation domain ID is derived from the seed when not configured", async () => {
   const { collector, messages } = await startCollector("tcp");
   const seed = "2b9c1f3e-6b5a-4e0f-9a53-0e6f1b3c2d10";
