@@ -258,11 +258,11 @@ export class AggregationProcess {
     const dstPod = str(r.destinationPodName);
     const egressAction = num(r.egressNetworkPolicyRuleAction);
     const ingressAction = num(r.ingressNetworkPolicyRuleAction);
-    // Inter-node flows need both halves, unless the source node dropped them or the destination
-    // node rejected them: then the other half never comes.
+    // Inter-node flows need both halves, unless a policy denied them: the record of a denied
+    // connection carries the verdict, and the other node never sees the connection.
     const correlate = flowType === INTER_NODE && egressAction !== ACTION_DROP &&
-      egressAction !== ACTION_REJECT && ingressAction !== ACTION_REJECT &&
-      (srcPod === "") !== (dstPod === "");
+      egressAction !== ACTION_REJECT && ingressAction !== ACTION_DROP &&
+      ingressAction !== ACTION_REJECT && (srcPod === "") !== (dstPod === "");
     const fromDst = correlate && srcPod === "";
 
     let s = this.#find(hash, src, dst, sport, dport, proto);

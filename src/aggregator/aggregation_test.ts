@@ -318,13 +318,33 @@ Deno.test("aggregation: intra-node flows are ready at once and fill both node bl
   assertEquals(agg.stats().waitingForCorrelation, 0);
 });
 
-Deno.test("aggregation: inter-node flows dropped at egress need no correlation", () => {
+Deno.test("aggregation: denied inter-node flows need no correlation", () => {
   const agg = process();
   agg.add(fromSource({ egressNetworkPolicyRuleAction: 2, reversePacketTotalCount: 0 }), 0);
+  // Denied at the destination's ingress: the source node's record says so (flowvis agents
+  // report the verdict of a denied connection); the destination node never sees it.
+  agg.add(
+    fromSource({
+      sourceTransportPort: 2,
+      ingressNetworkPolicyName: "api-ingress",
+      ingressNetworkPolicyNamespace: "shop",
+      ingressNetworkPolicyRuleAction: 2,
+      tcpState: "SYN_SENT",
+    }),
+    0,
+  );
+  agg.add(fromSource({ sourceTransportPort: 3, ingressNetworkPolicyRuleAction: 3 }), 0);
   assertEquals(agg.stats().waitingForCorrelation, 0);
-  const [row] = agg.expire(60 * S);
-  assertEquals(row?.uncorrelated, 0);
-  assertEquals(row?.egressNetworkPolicyRuleAction, 2);
+  const rows = agg.expire(60 * S).sort((a, b) => a.sourceTransportPort - b.sourceTransportPort);
+  assertEquals(rows.map((r) => r.uncorrelated), [0, 0, 0]);
+  assertEquals(
+    rows.map((r) => [r.egressNetworkPolicyRuleAction, r.ingressNetworkPolicyRuleAction]),
+    [
+      [2, 0],
+      [1, 2],
+      [1, 3],
+    ],
+  );
 });
 
 Deno.test("aggregation: IPv6 flows", () => {
