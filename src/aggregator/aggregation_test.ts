@@ -340,9 +340,9 @@ Deno.test("aggregation: denied inter-node flows need no correlation", () => {
   assertEquals(
     rows.map((r) => [r.egressNetworkPolicyRuleAction, r.ingressNetworkPolicyRuleAction]),
     [
-      [2, 0],
       [1, 2],
       [1, 3],
+      [2, 0],
     ],
   );
 });
