@@ -49,8 +49,10 @@ Deno.test("openFlowDatabase creates parent directories, schema, version, WAL", a
       .map((r) => r.name).sort();
     assertEquals(indexes, [
       "flows_destinationIP",
+      "flows_destinationPodName",
       "flows_flowEndSeconds",
       "flows_sourceIP",
+      "flows_sourcePodName",
       "flows_timeInserted",
     ]);
   } finally {

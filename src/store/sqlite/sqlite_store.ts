@@ -89,6 +89,11 @@ function checkCount(name: string, v: number | undefined, fallback: number): numb
   return v;
 }
 
+/**
+ * A turn of the event loop for timers and I/O. setTimeout is the way that lets I/O in here
+ * (node:timers setImmediate and MessageChannel only let timers and messages run); nested, it
+ * costs ~2 ms, once per slice.
+ */
 const yieldToLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
