@@ -5,6 +5,7 @@
  */
 
 import {
+  type AggregatorService,
   ensurePki,
   startAggregatorService,
   writeClientCertificate,
@@ -79,7 +80,7 @@ if (flags["issue-client-cert"] !== undefined) {
   }
 }
 
-let service;
+let service: AggregatorService;
 try {
   service = await startAggregatorService(config, { logger: log });
 } catch (e) {
