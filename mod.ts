@@ -11,3 +11,16 @@
  */
 
 export * from "./src/ipfix/mod.ts";
+export {
+  AggregationProcess,
+  type AggregatorView,
+  FlowAggregator,
+  type FlowRecordFilter,
+  type RecordMetrics,
+  startAggregatorService,
+} from "./src/aggregator/mod.ts";
+export { ApiClient, createApp, serveApi } from "./src/api/mod.ts";
+export { parseAgentConfig, parseAggregatorConfig } from "./src/config/mod.ts";
+export * from "./src/store/mod.ts";
+export { SqliteStore } from "./src/store/sqlite/mod.ts";
+export { ClickHouseStore } from "./src/store/clickhouse/mod.ts";
