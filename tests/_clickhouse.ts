@@ -78,19 +78,40 @@ const USERS_XML = `<?xml version="1.0"?>
 </yandex>
 `;
 
+/** Options of {@link ClickHouseServer.start}. */
+export interface ClickHouseServerOptions {
+  /** The server's directory (kept at the end); a new temporary one (removed) by default. */
+  dir?: string;
+  /**
+   * A command prefix that the server and `clickhouse-client` run under, e.g.
+   * `["ip", "netns", "exec", ns]`: the server then listens on that namespace's loopback, which
+   * only processes in the namespace reach.
+   */
+  prefix?: readonly string[];
+}
+
 /** A ClickHouse server of a test. */
 export class ClickHouseServer implements AsyncDisposable {
   readonly dir: string;
   readonly httpPort: number;
   readonly tcpPort: number;
+  /** The command prefix of the server and the client; empty for none. */
+  readonly prefix: readonly string[];
   #proc: Background | undefined;
   #ownsDir: boolean;
 
-  private constructor(dir: string, httpPort: number, tcpPort: number, ownsDir: boolean) {
+  private constructor(
+    dir: string,
+    httpPort: number,
+    tcpPort: number,
+    ownsDir: boolean,
+    prefix: readonly string[],
+  ) {
     this.dir = dir;
     this.httpPort = httpPort;
     this.tcpPort = tcpPort;
     this.#ownsDir = ownsDir;
+    this.prefix = prefix;
   }
 
   /** The HTTP interface's URL. */
@@ -99,10 +120,17 @@ export class ClickHouseServer implements AsyncDisposable {
   }
 
   /** Writes the configuration in a new temporary directory (or `dir`) and starts the server. */
-  static async start(options: { dir?: string } = {}): Promise<ClickHouseServer> {
+  static async start(options: ClickHouseServerOptions = {}): Promise<ClickHouseServer> {
     const ownsDir = options.dir === undefined;
     const dir = options.dir ?? await Deno.makeTempDir({ prefix: "flowvis-clickhouse-" });
-    const server = new ClickHouseServer(dir, freeTcpPort(), freeTcpPort(), ownsDir);
+    // Ports free in this namespace; a fresh namespace behind a prefix has every port free.
+    const server = new ClickHouseServer(
+      dir,
+      freeTcpPort(),
+      freeTcpPort(),
+      ownsDir,
+      options.prefix ?? [],
+    );
     try {
       for (const sub of ["data", "tmp", "log", "user_files", "format_schemas"]) {
         await Deno.mkdir(`${dir}/${sub}`, { recursive: true });
@@ -123,18 +151,13 @@ export class ClickHouseServer implements AsyncDisposable {
   /** Starts the server (again) on the same directory and ports; resolves once /ping answers. */
   async restart(timeoutMs = 60_000): Promise<void> {
     if (this.#proc && !this.#proc.exited) throw new Error("ClickHouse server is running");
-    this.#proc = Background.start(toolPath("clickhouse-server")!, [
-      `--config-file=${this.dir}/config.xml`,
-    ], { cwd: this.dir });
+    this.#proc = Background.start(
+      ...this.#command(toolPath("clickhouse-server")!, [`--config-file=${this.dir}/config.xml`]),
+      { cwd: this.dir },
+    );
     const deadline = Date.now() + timeoutMs;
     while (true) {
-      try {
-        const r = await fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(1000) });
-        const text = await r.text();
-        if (r.ok && text.startsWith("Ok")) return;
-      } catch {
-        // Not listening yet.
-      }
+      if (await this.#ready()) return;
       if (this.#proc.exited) {
         const log = await Deno.readTextFile(`${this.dir}/log/error.log`).catch(() => "");
         throw new Error(
@@ -150,6 +173,37 @@ export class ClickHouseServer implements AsyncDisposable {
     }
   }
 
+  /** Whether the server answers: `/ping`, or `SELECT 1` through the prefix. */
+  async #ready(): Promise<boolean> {
+    if (this.prefix.length === 0) {
+      try {
+        const r = await fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(1000) });
+        const text = await r.text();
+        return r.ok && text.startsWith("Ok");
+      } catch {
+        return false; // Not listening yet.
+      }
+    }
+    const r = await run(
+      ...this.#command(toolPath("clickhouse-client")!, [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(this.tcpPort),
+        "--query",
+        "SELECT 1",
+      ]),
+      { allowFailure: true, timeoutMs: 10_000 },
+    ).catch(() => undefined);
+    return r?.code === 0 && r.stdout.trim() === "1";
+  }
+
+  /** `cmd args…` under the prefix. */
+  #command(cmd: string, args: readonly string[]): [string, string[]] {
+    const [first, ...rest] = this.prefix;
+    return first === undefined ? [cmd, [...args]] : [first, [...rest, cmd, ...args]];
+  }
+
   /** Kills the server with SIGKILL (no clean shutdown) and waits for it to exit. */
   async kill(): Promise<void> {
     await this.#proc?.stop("SIGKILL", 5_000);
@@ -158,8 +212,10 @@ export class ClickHouseServer implements AsyncDisposable {
   /** Runs `clickhouse-client` against the server: a query, with `stdin` as its data. */
   async client(query: string, stdin?: string | Uint8Array, timeoutMs = 120_000): Promise<string> {
     const r = await run(
-      toolPath("clickhouse-client")!,
-      ["--host", "127.0.0.1", "--port", String(this.tcpPort), "--query", query],
+      ...this.#command(
+        toolPath("clickhouse-client")!,
+        ["--host", "127.0.0.1", "--port", String(this.tcpPort), "--query", query],
+      ),
       { timeoutMs, ...(stdin !== undefined ? { stdin } : {}) },
     );
     return r.stdout;

@@ -1,6 +1,6 @@
 import { assertEquals } from "../../../tests/_assert.ts";
 import { emptyFlowRow, FLOW_COLUMNS } from "../types.ts";
-import { encodeTsv, escapeTsv, INSERT_COLUMNS, unsignedText } from "./tsv.ts";
+import { encodeTsv, escapeTsv, INSERT_COLUMNS, TsvWriter, unsignedText } from "./tsv.ts";
 
 Deno.test("escapeTsv escapes what TabSeparated reads as special", () => {
   assertEquals(escapeTsv("plain é ü 中"), "plain é ü 中");
@@ -57,4 +57,30 @@ Deno.test("encodeTsv tolerates rows with missing or mistyped fields", () => {
   assertEquals(fields[FLOW_COLUMNS.findIndex((c) => c.name === "sourceIP")], "");
   assertEquals(fields[FLOW_COLUMNS.findIndex((c) => c.name === "flowEndReason")], "0");
   assertEquals(fields[FLOW_COLUMNS.findIndex((c) => c.name === "destinationIP")], "17");
+});
+
+Deno.test("TsvWriter writes every integer as String() does, up to 2^53 - 1", () => {
+  const w = new TsvWriter(4);
+  const values = [0, 1, 9, 10, 99, 100, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 1e15 + 7];
+  for (let k = 0; k < 200; k++) values.push(Math.floor(Math.random() * Number.MAX_SAFE_INTEGER));
+  values.push(Number.MAX_SAFE_INTEGER - 1, Number.MAX_SAFE_INTEGER);
+  const rows = values.map((v, i) => {
+    const r = emptyFlowRow();
+    r.octetTotalCount = v;
+    r.flowEndSeconds = v % 4294967296;
+    r.sourcePodName = `pod-${i % 7}`; // more distinct strings than the cache holds
+    return r;
+  });
+  w.writeRows(rows);
+  const lines = new TextDecoder().decode(w.take()).split("\n");
+  const oc = FLOW_COLUMNS.findIndex((c) => c.name === "octetTotalCount");
+  const fe = FLOW_COLUMNS.findIndex((c) => c.name === "flowEndSeconds");
+  const pn = FLOW_COLUMNS.findIndex((c) => c.name === "sourcePodName");
+  values.forEach((v, i) => {
+    const f = lines[i]!.split("\t");
+    assertEquals(f[oc], String(v));
+    assertEquals(f[fe], String(v % 4294967296).padStart(10, "0"));
+    assertEquals(f[pn], `pod-${i % 7}`);
+  });
+  assertEquals(w.length, 0);
 });
