@@ -117,6 +117,17 @@ function num(v: Value | undefined): number {
   return typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : 0;
 }
 
+/** `v` when it is a non-empty string, else `fallback`. */
+function orStr(v: Value | undefined, fallback: string): string {
+  return typeof v === "string" && v !== "" ? v : fallback;
+}
+
+/** `v` when it is a non-zero number, else `fallback`. */
+function orNum(v: Value | undefined, fallback: number): number {
+  const n = num(v);
+  return n !== 0 ? n : fallback;
+}
+
 function str(v: Value | undefined): string {
   return typeof v === "string" ? v : "";
 }
@@ -743,37 +754,51 @@ export class AggregationProcess {
 
   /** `base` with every non-empty field of `r` filled in (the other half's knowledge). */
   #merge(base: Meta, r: DataRecord): Meta {
-    const s = (k: keyof Meta): string => {
-      const v = r[k];
-      return typeof v === "string" && v !== "" ? v : base[k] as string;
-    };
-    const n = (k: keyof Meta): number => {
-      const v = num(r[k]);
-      return v !== 0 ? v : base[k] as number;
-    };
     const clusterIP = str(r.destinationClusterIPv4 ?? r.destinationClusterIPv6);
+    // Property names spelled out: keyed access by a variable name would be slow here.
     return this.#internMeta({
-      sourcePodName: s("sourcePodName"),
-      sourcePodNamespace: s("sourcePodNamespace"),
-      sourceNodeName: s("sourceNodeName"),
-      destinationPodName: s("destinationPodName"),
-      destinationPodNamespace: s("destinationPodNamespace"),
-      destinationNodeName: s("destinationNodeName"),
+      sourcePodName: orStr(r.sourcePodName, base.sourcePodName),
+      sourcePodNamespace: orStr(r.sourcePodNamespace, base.sourcePodNamespace),
+      sourceNodeName: orStr(r.sourceNodeName, base.sourceNodeName),
+      destinationPodName: orStr(r.destinationPodName, base.destinationPodName),
+      destinationPodNamespace: orStr(r.destinationPodNamespace, base.destinationPodNamespace),
+      destinationNodeName: orStr(r.destinationNodeName, base.destinationNodeName),
       destinationClusterIP: clusterIP === "" || clusterIP === "0.0.0.0" || clusterIP === "::"
         ? base.destinationClusterIP
         : clusterIP,
-      destinationServicePort: n("destinationServicePort"),
-      destinationServicePortName: s("destinationServicePortName"),
-      ingressNetworkPolicyName: s("ingressNetworkPolicyName"),
-      ingressNetworkPolicyNamespace: s("ingressNetworkPolicyNamespace"),
-      ingressNetworkPolicyRuleName: s("ingressNetworkPolicyRuleName"),
-      ingressNetworkPolicyRuleAction: n("ingressNetworkPolicyRuleAction"),
-      ingressNetworkPolicyType: n("ingressNetworkPolicyType"),
-      egressNetworkPolicyName: s("egressNetworkPolicyName"),
-      egressNetworkPolicyNamespace: s("egressNetworkPolicyNamespace"),
-      egressNetworkPolicyRuleName: s("egressNetworkPolicyRuleName"),
-      egressNetworkPolicyRuleAction: n("egressNetworkPolicyRuleAction"),
-      egressNetworkPolicyType: n("egressNetworkPolicyType"),
+      destinationServicePort: orNum(r.destinationServicePort, base.destinationServicePort),
+      destinationServicePortName: orStr(
+        r.destinationServicePortName,
+        base.destinationServicePortName,
+      ),
+      ingressNetworkPolicyName: orStr(r.ingressNetworkPolicyName, base.ingressNetworkPolicyName),
+      ingressNetworkPolicyNamespace: orStr(
+        r.ingressNetworkPolicyNamespace,
+        base.ingressNetworkPolicyNamespace,
+      ),
+      ingressNetworkPolicyRuleName: orStr(
+        r.ingressNetworkPolicyRuleName,
+        base.ingressNetworkPolicyRuleName,
+      ),
+      ingressNetworkPolicyRuleAction: orNum(
+        r.ingressNetworkPolicyRuleAction,
+        base.ingressNetworkPolicyRuleAction,
+      ),
+      ingressNetworkPolicyType: orNum(r.ingressNetworkPolicyType, base.ingressNetworkPolicyType),
+      egressNetworkPolicyName: orStr(r.egressNetworkPolicyName, base.egressNetworkPolicyName),
+      egressNetworkPolicyNamespace: orStr(
+        r.egressNetworkPolicyNamespace,
+        base.egressNetworkPolicyNamespace,
+      ),
+      egressNetworkPolicyRuleName: orStr(
+        r.egressNetworkPolicyRuleName,
+        base.egressNetworkPolicyRuleName,
+      ),
+      egressNetworkPolicyRuleAction: orNum(
+        r.egressNetworkPolicyRuleAction,
+        base.egressNetworkPolicyRuleAction,
+      ),
+      egressNetworkPolicyType: orNum(r.egressNetworkPolicyType, base.egressNetworkPolicyType),
     });
   }
 

@@ -131,7 +131,9 @@ export function fromHex(s: string): Uint8Array {
 }
 
 // Flow records repeat the same short strings (pod, namespace, node and policy names) over and
-// over: a small direct-mapped cache of decoded strings saves an allocation per field.
+// over: a small cache of decoded strings saves an allocation per field, and hands out the same
+// string object each time (whose hash a Map computes once). Two-way set associative: a pair of
+// neighbouring slots per set, the most recently added string first.
 const STRING_CACHE_SIZE = 8192;
 const MAX_CACHED_LENGTH = 96;
 const slab = new Uint8Array(STRING_CACHE_SIZE * MAX_CACHED_LENGTH);
@@ -139,32 +141,32 @@ const slabLengths = new Uint8Array(STRING_CACHE_SIZE);
 // Built element by element: a large `new Array(n)` would be a slow dictionary array.
 const cacheValues: string[] = Array.from({ length: STRING_CACHE_SIZE }, () => "");
 
+function slotHolds(idx: number, u8: Uint8Array, o: number, len: number): boolean {
+  if (slabLengths[idx] !== len) return false;
+  const base = idx * MAX_CACHED_LENGTH;
+  let i = 0;
+  while (i < len && slab[base + i] === u8[o + i]) i++;
+  return i === len;
+}
+
 /** Decodes UTF-8; invalid sequences become U+FFFD. */
 export function decodeString(u8: Uint8Array, o: number, len: number): string {
   if (len === 0) return "";
   if (len > MAX_CACHED_LENGTH) return utf8.decode(u8.subarray(o, o + len));
   let h = len;
   for (let i = 0; i < len; i++) h = Math.imul(h ^ u8[o + i]!, 0x01000193);
-  const idx = (h ^ (h >>> 15)) & (STRING_CACHE_SIZE - 1);
   // Keys live in one slab, a slot per entry: one memory region to compare against.
+  const idx = (h ^ (h >>> 15)) & (STRING_CACHE_SIZE - 2);
+  if (slotHolds(idx, u8, o, len)) return cacheValues[idx]!;
+  if (slotHolds(idx + 1, u8, o, len)) return cacheValues[idx + 1]!;
+  // A flat string straight away (a string built by += would be a rope to flatten later).
+  const s = utf8.decode(u8.subarray(o, o + len));
+  // The first slot's string moves to the second, the new one takes the first.
   const base = idx * MAX_CACHED_LENGTH;
-  if (slabLengths[idx] === len) {
-    let i = 0;
-    while (i < len && slab[base + i] === u8[o + i]) i++;
-    if (i === len) return cacheValues[idx]!;
-  }
-  let s = "";
-  let ascii = true;
-  for (let i = 0; i < len; i++) {
-    const c = u8[o + i]!;
-    if (c > 127) {
-      ascii = false;
-      break;
-    }
-    s += String.fromCharCode(c);
-  }
-  if (!ascii) s = utf8.decode(u8.subarray(o, o + len));
-  slab.set(u8.subarray(o, o + len), idx * MAX_CACHED_LENGTH);
+  slab.copyWithin(base + MAX_CACHED_LENGTH, base, base + slabLengths[idx]!);
+  slabLengths[idx + 1] = slabLengths[idx]!;
+  cacheValues[idx + 1] = cacheValues[idx]!;
+  slab.set(u8.subarray(o, o + len), base);
   slabLengths[idx] = len;
   cacheValues[idx] = s;
   return s;
