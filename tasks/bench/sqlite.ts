@@ -162,6 +162,7 @@ async function cliRound(path: string, csvPath: string, rows: number): Promise<nu
   const script = [
     "PRAGMA synchronous = NORMAL;",
     "PRAGMA cache_size = -32768;",
+    "PRAGMA wal_autocheckpoint = 10000;",
     `.import --csv ${csvPath} flows`,
     "SELECT count(*) FROM flows;",
   ].join("\n");
@@ -177,7 +178,7 @@ async function cliRound(path: string, csvPath: string, rows: number): Promise<nu
   await w.close();
   const out = await child.output();
   const dt = (performance.now() - t0) / 1000;
-  const text = new TextDecoder().decode(out.stdout).trim();
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1);
   if (!out.success || text !== String(rows)) {
     throw new Error(
       `sqlite3 import failed (${out.code}): ${new TextDecoder().decode(out.stderr)} ${text}`,

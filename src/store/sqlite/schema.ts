@@ -182,6 +182,10 @@ function prepare(db: DatabaseSync, path: string): void {
   db.exec("PRAGMA synchronous = NORMAL");
   // 32 MiB of page cache (default 2 MiB): index pages stay in memory between commits.
   db.exec("PRAGMA cache_size = -32768");
+  // Checkpoint every 10 000 pages (~40 MiB of WAL) instead of 1000: index pages written by many
+  // commits are copied back once, which measured 23k → 35k rows/s with the same longest commit.
+  db.exec("PRAGMA wal_autocheckpoint = 10000");
+  db.exec(`PRAGMA journal_size_limit = ${64 * 1024 * 1024}`);
   for (let v = version; v < SCHEMA_VERSION; v++) {
     const steps = MIGRATIONS[v]!();
     db.exec("BEGIN IMMEDIATE");
