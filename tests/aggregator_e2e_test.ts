@@ -552,6 +552,13 @@ interopTest(
         "ClickHouse rows = SQLite rows",
       );
       for (const r of ch) assert(r.timeInserted > 0, "ClickHouse timeInserted");
+      const db = new DatabaseSync(dbPath, { readOnly: true });
+      try {
+        const zero = db.prepare("SELECT count(*) AS n FROM flows WHERE timeInserted <= 0").get();
+        assertEquals(zero?.n, 0, "SQLite timeInserted");
+      } finally {
+        db.close();
+      }
       const strays = rows.filter((r) => !Object.values(tuples).some((tuple) => matches(r, tuple)));
       assertEquals(strays, [], "rows of no connection of the test");
     });
