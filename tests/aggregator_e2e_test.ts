@@ -54,7 +54,7 @@ const API_PORT = 10348;
 const API_URL = `http://127.0.0.1:${API_PORT}`;
 const CLICKHOUSE_DB = "flowvis_e2e";
 
-/** Traffic: payload sizes and what the servers answer. */
+// Traffic: payload sizes and what the servers answer.
 /** Through the Service, for ~9 s: exported by the agents while it runs, so in several rows. */
 const SERVICE = { chunks: Array.from({ length: 36 }, () => 500), intervalMs: 250, reply: 2000 };
 /** Straight to web-b's pod IP (whose server answers every TCP client alike). */
