@@ -174,12 +174,23 @@ export const FLOW_COLUMNS: readonly Column[] = [
   { name: "uncorrelated", type: "UInt8" },
 ];
 
-/** A row with every column at its zero value ("" or 0). */
-export function emptyFlowRow(): FlowRow {
-  const row: Record<string, string | number> = {};
-  for (const c of FLOW_COLUMNS) row[c.name] = c.type === "String" ? "" : 0;
-  return row as unknown as FlowRow;
-}
+/**
+ * A row with every column at its zero value ("" or 0). Built by one object literal (generated
+ * from FLOW_COLUMNS), so that rows keep V8's fast properties: adding 67 properties one by one
+ * turns an object into a slow dictionary.
+ *
+ * @example
+ * ```ts
+ * const row = emptyFlowRow();
+ * row.octetDeltaCount; // 0
+ * ```
+ */
+export const emptyFlowRow: () => FlowRow = new Function(
+  `return { ${
+    FLOW_COLUMNS.map((c) => `${JSON.stringify(c.name)}: ${c.type === "String" ? '""' : "0"}`)
+      .join(", ")
+  } };`,
+) as () => FlowRow;
 
 /** Counters of one sink. */
 export interface SinkStats {

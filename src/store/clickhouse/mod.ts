@@ -21,4 +21,4 @@ export {
   type ClickHouseStoreOptions,
 } from "./store.ts";
 export { createTableSql, quoteString, selectSql } from "./sql.ts";
-export { encodeTsv, escapeTsv, TsvWriter } from "./tsv.ts";
+export { encodeTsv, escapeTsv } from "./tsv.ts";
