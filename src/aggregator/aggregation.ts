@@ -71,6 +71,8 @@ const F_HAVE_SRC = 4;
 const F_HAVE_DST = 8;
 /** Both halves seen (or none needed). */
 const F_READY = 16;
+/** A record arrived since the last export. */
+const F_DIRTY = 32;
 
 // Per-node counter block: 4 totals then 4 deltas, for the source node then the destination node.
 const CNT = 16;
@@ -319,6 +321,7 @@ export class AggregationProcess {
     if (this.#reason[s] !== END_OF_FLOW && (latest || reason === END_OF_FLOW)) {
       this.#reason[s] = reason;
     }
+    this.#flags[s]! |= F_DIRTY;
     const node = (flags & F_CORRELATE) !== 0 && fromDst ? 1 : 0;
     if (!this.#counters(s, node, r) && !latest) this.#stats.recordsStale++;
     this.#ms[s * MS + M_UPDATE] = now;
@@ -346,8 +349,11 @@ export class AggregationProcess {
         heap.push(due, s);
         continue;
       }
-      rows.push(this.#row(s, true));
-      if (waiting) this.#stats.uncorrelatedExported++;
+      // A flow that got no record since its last export has nothing new to say.
+      if ((flags & F_DIRTY) !== 0) {
+        rows.push(this.#row(s, true));
+        if (waiting) this.#stats.uncorrelatedExported++;
+      }
       if (inactiveAt <= now) {
         this.#release(s);
       } else {
@@ -364,10 +370,11 @@ export class AggregationProcess {
     const rows = this.#pending.splice(0);
     for (let s = 0; s < this.#top; s++) {
       if (this.#src[s] === undefined) continue;
-      if ((this.#flags[s]! & (F_CORRELATE | F_READY)) === F_CORRELATE) {
-        this.#stats.uncorrelatedExported++;
+      const flags = this.#flags[s]!;
+      if ((flags & F_DIRTY) !== 0) {
+        if ((flags & (F_CORRELATE | F_READY)) === F_CORRELATE) this.#stats.uncorrelatedExported++;
+        rows.push(this.#row(s, true));
       }
-      rows.push(this.#row(s, true));
       this.#release(s);
     }
     while (this.#heap.size > 0) this.#heap.pop();
@@ -428,7 +435,7 @@ export class AggregationProcess {
     this.#proto[s] = proto;
     this.#flowType[s] = flowType;
     this.#reason[s] = num(r.flowEndReason);
-    this.#flags[s] = (v6 ? F_V6 : 0) | (correlate ? F_CORRELATE : F_READY);
+    this.#flags[s] = (v6 ? F_V6 : 0) | (correlate ? F_CORRELATE : F_READY) | F_DIRTY;
     const tb = s * TIMES;
     const start = num(r.flowStartSeconds);
     const times = this.#times;
@@ -627,6 +634,7 @@ export class AggregationProcess {
       reverseOctetDeltaCountFromDestinationNode: c[d + 7]!,
     };
     if (reset) {
+      this.#flags[s] = flags & ~F_DIRTY;
       for (let k = 4; k < 8; k++) {
         c[b + k] = 0;
         c[b + 8 + k] = 0;

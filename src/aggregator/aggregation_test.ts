@@ -380,20 +380,23 @@ Deno.test("aggregation: active timeout keeps the flow, inactive timeout forgets 
   assertEquals(agg.expire(60 * S).length, 1);
   assertEquals(agg.size, 1);
   assertEquals(agg.expire(89 * S).length, 0);
-  // No record since t=0: gone at 90 s after one last export.
-  const last = agg.expire(90 * S);
-  assertEquals(last.length, 1);
-  assertEquals(last[0]?.packetDeltaCount, 0);
+  // No record since t=0: gone at 90 s, without a row that would repeat the last one.
+  assertEquals(agg.expire(90 * S), []);
   assertEquals(agg.size, 0);
   assertEquals(agg.expire(1000 * S), []);
   // A record keeps it alive: exports every active timeout.
   agg.add(fromSource({ flowType: 1, destinationPodName: "api-1" }), 1000 * S);
   agg.add(fromSource({ flowType: 1, destinationPodName: "api-1" }), 1050 * S);
-  agg.add(fromSource({ flowType: 1, destinationPodName: "api-1" }), 1100 * S);
   assertEquals(agg.expire(1060 * S).length, 1);
+  agg.add(fromSource({ flowType: 1, destinationPodName: "api-1" }), 1100 * S);
   assertEquals(agg.expire(1120 * S).length, 1);
   assertEquals(agg.size, 1);
   assertEquals(agg.nextDeadline(), 1180 * S);
+  // Alive but silent: no row at the next active timeout, gone at the inactive one.
+  assertEquals(agg.expire(1180 * S), []);
+  assertEquals(agg.size, 1);
+  assertEquals(agg.expire(1190 * S), []);
+  assertEquals(agg.size, 0);
 });
 
 Deno.test("aggregation: end of flow is kept, a reused 5-tuple starts over", () => {
