@@ -22,5 +22,3 @@ export {
 export { ApiClient, createApp, serveApi } from "./src/api/mod.ts";
 export { parseAgentConfig, parseAggregatorConfig } from "./src/config/mod.ts";
 export * from "./src/store/mod.ts";
-export { SqliteStore } from "./src/store/sqlite/mod.ts";
-export { ClickHouseStore } from "./src/store/clickhouse/mod.ts";

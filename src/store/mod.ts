@@ -25,3 +25,9 @@ export {
   type SinkStats,
   type StoredFlowRow,
 } from "./types.ts";
+export { SqliteStore, type SqliteStoreOptions } from "./sqlite/mod.ts";
+export {
+  type ClickHouseStats,
+  ClickHouseStore,
+  type ClickHouseStoreOptions,
+} from "./clickhouse/mod.ts";
