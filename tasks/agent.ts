@@ -8,7 +8,7 @@ import { parseAgentConfig } from "../src/config/mod.ts";
 import { Conntrack, conntrackMax, enableAccounting } from "../src/conntrack/mod.ts";
 import { FlowExporterAgent } from "../src/exporter/mod.ts";
 import { parseAddress } from "../src/ipfix/mod.ts";
-import { ClusterCache, startClusterWatch, watchInventory } from "../src/k8s/mod.ts";
+import { ClusterCache, watchClusterSource } from "../src/k8s/mod.ts";
 import { createLogger } from "../src/log/mod.ts";
 import { formatPrometheus, PROMETHEUS_CONTENT_TYPE } from "../src/metrics/mod.ts";
 import { ClusterPolicyView } from "../src/policy/mod.ts";
@@ -62,17 +62,12 @@ if (!config.featureGates.FlowExporter) {
 const cache = new ClusterCache({ logger: createLogger("k8s") });
 const stops: (() => Promise<void> | void)[] = [];
 try {
-  if (config.inventoryFile) {
-    const w = await watchInventory(config.inventoryFile, cache, { logger: createLogger("k8s") });
-    stops.push(() => w.close());
-  } else {
-    const w = await startClusterWatch(cache, {
-      ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
-      logger: createLogger("k8s"),
-    });
-    stops.push(() => w.close());
-    await cache.whenSynced(AbortSignal.timeout(60_000));
-  }
+  const source = await watchClusterSource(cache, {
+    ...(config.inventoryFile ? { inventoryFile: config.inventoryFile } : {}),
+    ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+    logger: createLogger("k8s"),
+  });
+  stops.push(() => source.close());
 } catch (e) {
   console.error(`Cannot read the cluster: ${(e as Error).message}`);
   Deno.exit(1);

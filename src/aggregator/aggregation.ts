@@ -281,8 +281,25 @@ export class AggregationProcess {
     let s = this.#find(hash, src, dst, sport, dport, proto);
     if (s < 0) {
       if (this.#size >= this.#maxFlows) {
+        // A slot for this record alone: its row now, then the slot is free again.
         this.#stats.overflowExported++;
-        this.#pending.push(this.#oneShotRow(r, src, dst, sport, dport, proto, correlate));
+        const t = this.#create(
+          hash,
+          src,
+          dst,
+          r,
+          now,
+          v6,
+          sport,
+          dport,
+          proto,
+          flowType,
+          correlate,
+          false,
+        );
+        this.#counters(t, fromDst ? 1 : 0, r);
+        this.#pending.push(this.#row(t, true));
+        this.#release(t, false);
         return true;
       }
       s = this.#create(hash, src, dst, r, now, v6, sport, dport, proto, flowType, correlate);
@@ -418,6 +435,7 @@ export class AggregationProcess {
     proto: number,
     flowType: number,
     correlate: boolean,
+    cached = true,
   ): number {
     let s = this.#free.pop();
     if (s === undefined) {
@@ -427,7 +445,7 @@ export class AggregationProcess {
     this.#src[s] = src;
     this.#dst[s] = dst;
     this.#hash[s] = hash;
-    this.#insert(s, hash);
+    if (cached) this.#insert(s, hash);
     this.#meta[s] = this.#intern(r);
     this.#tcpState[s] = str(r.tcpState);
     this.#sport[s] = sport;
@@ -450,17 +468,22 @@ export class AggregationProcess {
     this.#ms[mb + M_ACTIVE] = now + this.#active;
     this.#ms[mb + M_UPDATE] = now;
     this.#ms[mb + M_FIRST] = now;
-    this.#heap.push(now + Math.min(this.#active, this.#inactive), s);
-    this.#stats.flowsCreated++;
-    if (correlate) this.#stats.waitingForCorrelation++;
+    if (cached) {
+      this.#heap.push(now + Math.min(this.#active, this.#inactive), s);
+      this.#stats.flowsCreated++;
+      if (correlate) this.#stats.waitingForCorrelation++;
+    }
     return s;
   }
 
-  #release(s: number): void {
-    if ((this.#flags[s]! & (F_CORRELATE | F_READY)) === F_CORRELATE) {
-      this.#stats.waitingForCorrelation--;
+  /** Frees slot `s`; `cached` false for a slot that never entered the index and the heap. */
+  #release(s: number, cached = true): void {
+    if (cached) {
+      if ((this.#flags[s]! & (F_CORRELATE | F_READY)) === F_CORRELATE) {
+        this.#stats.waitingForCorrelation--;
+      }
+      this.#remove(s);
     }
-    this.#remove(s);
     this.#src[s] = undefined;
     this.#free.push(s);
   }
@@ -642,95 +665,6 @@ export class AggregationProcess {
       if (endSrc > 0) t[tb + T_PREV_SRC] = endSrc;
       if (correlate && endDst > 0) t[tb + T_PREV_DST] = endDst;
     }
-    return row;
-  }
-
-  /** A row of a single record, for a flow that could not be cached. */
-  #oneShotRow(
-    r: DataRecord,
-    sourceIP: string,
-    destinationIP: string,
-    sport: number,
-    dport: number,
-    proto: number,
-    correlate: boolean,
-  ): FlowRow {
-    const m = this.#intern(r);
-    const start = num(r.flowStartSeconds);
-    const end = num(r.flowEndSeconds);
-    const fromDst = correlate && str(r.sourcePodName) === "";
-    const oct = num(r.octetDeltaCount);
-    const roct = num(r.reverseOctetDeltaCount);
-    const tp = rate(oct, end, start);
-    const rtp = rate(roct, end, start);
-    const cnt = new Float64Array(16);
-    const b = fromDst ? 8 : 0;
-    cnt[b] = num(r.packetTotalCount);
-    cnt[b + 1] = num(r.octetTotalCount);
-    cnt[b + 2] = num(r.reversePacketTotalCount);
-    cnt[b + 3] = num(r.reverseOctetTotalCount);
-    cnt[b + 4] = num(r.packetDeltaCount);
-    cnt[b + 5] = oct;
-    cnt[b + 6] = num(r.reversePacketDeltaCount);
-    cnt[b + 7] = roct;
-    // Without correlation the record stands for both nodes.
-    const d = correlate ? 8 : 0;
-    const labels = this.#podLabels;
-    const row: FlowRow = {
-      flowStartSeconds: start,
-      flowEndSeconds: end,
-      flowEndSecondsFromSourceNode: fromDst ? 0 : end,
-      flowEndSecondsFromDestinationNode: correlate && !fromDst ? 0 : end,
-      flowEndReason: num(r.flowEndReason),
-      sourceIP,
-      destinationIP,
-      sourceTransportPort: sport,
-      destinationTransportPort: dport,
-      protocolIdentifier: proto,
-      packetTotalCount: num(r.packetTotalCount),
-      octetTotalCount: num(r.octetTotalCount),
-      packetDeltaCount: num(r.packetDeltaCount),
-      octetDeltaCount: oct,
-      reversePacketTotalCount: num(r.reversePacketTotalCount),
-      reverseOctetTotalCount: num(r.reverseOctetTotalCount),
-      reversePacketDeltaCount: num(r.reversePacketDeltaCount),
-      reverseOctetDeltaCount: roct,
-      ...m,
-      tcpState: str(r.tcpState),
-      flowType: num(r.flowType),
-      sourcePodLabels: labels && m.sourcePodName !== ""
-        ? labels(m.sourcePodNamespace, m.sourcePodName, sourceIP) ?? "{}"
-        : "",
-      destinationPodLabels: labels && m.destinationPodName !== ""
-        ? labels(m.destinationPodNamespace, m.destinationPodName, destinationIP) ?? "{}"
-        : "",
-      throughput: tp,
-      reverseThroughput: rtp,
-      throughputFromSourceNode: fromDst ? 0 : tp,
-      throughputFromDestinationNode: correlate && !fromDst ? 0 : tp,
-      reverseThroughputFromSourceNode: fromDst ? 0 : rtp,
-      reverseThroughputFromDestinationNode: correlate && !fromDst ? 0 : rtp,
-      clusterUUID: this.#clusterUUID,
-      egressName: "",
-      egressIP: "",
-      uncorrelated: correlate ? 1 : 0,
-      packetTotalCountFromSourceNode: cnt[0]!,
-      octetTotalCountFromSourceNode: cnt[0 + 1]!,
-      reversePacketTotalCountFromSourceNode: cnt[0 + 2]!,
-      reverseOctetTotalCountFromSourceNode: cnt[0 + 3]!,
-      packetDeltaCountFromSourceNode: cnt[0 + 4]!,
-      octetDeltaCountFromSourceNode: cnt[0 + 5]!,
-      reversePacketDeltaCountFromSourceNode: cnt[0 + 6]!,
-      reverseOctetDeltaCountFromSourceNode: cnt[0 + 7]!,
-      packetTotalCountFromDestinationNode: cnt[d]!,
-      octetTotalCountFromDestinationNode: cnt[d + 1]!,
-      reversePacketTotalCountFromDestinationNode: cnt[d + 2]!,
-      reverseOctetTotalCountFromDestinationNode: cnt[d + 3]!,
-      packetDeltaCountFromDestinationNode: cnt[d + 4]!,
-      octetDeltaCountFromDestinationNode: cnt[d + 5]!,
-      reversePacketDeltaCountFromDestinationNode: cnt[d + 6]!,
-      reverseOctetDeltaCountFromDestinationNode: cnt[d + 7]!,
-    };
     return row;
   }
 

@@ -9,7 +9,7 @@
 import { type ApiServer, createApp, serveApi } from "../api/mod.ts";
 import type { AggregatorConfig } from "../config/mod.ts";
 import type { TlsServerOptions } from "../ipfix/mod.ts";
-import { ClusterCache, startClusterWatch, watchInventory } from "../k8s/mod.ts";
+import { ClusterCache, watchClusterSource } from "../k8s/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { ClickHouseStore } from "../store/clickhouse/mod.ts";
 import type { FlowSink } from "../store/mod.ts";
@@ -188,17 +188,12 @@ async function clusterLabels(
 ): Promise<(namespace: string, name: string, ip: string) => string | undefined> {
   const cache = new ClusterCache({ logger: createLogger("k8s") });
   try {
-    if (config.inventoryFile) {
-      const w = await watchInventory(config.inventoryFile, cache, { logger: createLogger("k8s") });
-      stops.push(() => w.close());
-    } else {
-      const w = await startClusterWatch(cache, {
-        ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
-        logger: createLogger("k8s"),
-      });
-      stops.push(() => w.close());
-      await cache.whenSynced(AbortSignal.timeout(60_000));
-    }
+    const source = await watchClusterSource(cache, {
+      ...(config.inventoryFile ? { inventoryFile: config.inventoryFile } : {}),
+      ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+      logger: createLogger("k8s"),
+    });
+    stops.push(() => source.close());
   } catch (e) {
     throw new Error(
       `Cannot read the cluster for recordContents.podLabels: ${(e as Error).message}`,

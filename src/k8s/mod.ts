@@ -77,3 +77,4 @@ export {
   startClusterWatch,
   type WatcherOptions,
 } from "./watcher.ts";
+export { type ClusterSourceOptions, watchClusterSource } from "./source.ts";
