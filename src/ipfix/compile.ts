@@ -350,7 +350,7 @@ function generate(template: Template, names: string[]): Layout {
       dec.push(
         `if (o >= end) H.trunc(o); L = u8[o++]; if (L === 255) { if (o + 2 > end) H.trunc(o); L = dv.getUint16(o); o += 2; } if (o + L > end) H.trunc(o);`,
         type === "string"
-          ? `const v${i} = H.decodeString(u8, o, L); o += L;`
+          ? `const v${i} = H.decodeStringAt(dv, u8, o, L); o += L;`
           : `const v${i} = u8.slice(o, o + L); o += L;`,
       );
       if (type === "string") {

@@ -141,24 +141,36 @@ const slabLengths = new Uint8Array(STRING_CACHE_SIZE);
 // Built element by element: a large `new Array(n)` would be a slow dictionary array.
 const cacheValues: string[] = Array.from({ length: STRING_CACHE_SIZE }, () => "");
 
-function slotHolds(idx: number, u8: Uint8Array, o: number, len: number): boolean {
+const slabView = new DataView(slab.buffer);
+
+/** Whether cache slot `idx` holds the `len` octets at `o`, compared four at a time. */
+function slotHolds(idx: number, dv: DataView, o: number, len: number): boolean {
   if (slabLengths[idx] !== len) return false;
   const base = idx * MAX_CACHED_LENGTH;
   let i = 0;
-  while (i < len && slab[base + i] === u8[o + i]) i++;
-  return i === len;
+  for (; i + 4 <= len; i += 4) {
+    if (slabView.getUint32(base + i) !== dv.getUint32(o + i)) return false;
+  }
+  for (; i < len; i++) if (slab[base + i] !== dv.getUint8(o + i)) return false;
+  return true;
 }
 
-/** Decodes UTF-8; invalid sequences become U+FFFD. */
-export function decodeString(u8: Uint8Array, o: number, len: number): string {
+/**
+ * Decodes the UTF-8 string of `len` octets at `o` of `dv` (`u8` over the same octets);
+ * invalid sequences become U+FFFD. Short strings come from a cache, hashed and compared four
+ * octets at a time.
+ */
+export function decodeStringAt(dv: DataView, u8: Uint8Array, o: number, len: number): string {
   if (len === 0) return "";
   if (len > MAX_CACHED_LENGTH) return utf8.decode(u8.subarray(o, o + len));
   let h = len;
-  for (let i = 0; i < len; i++) h = Math.imul(h ^ u8[o + i]!, 0x01000193);
+  let i = 0;
+  for (; i + 4 <= len; i += 4) h = Math.imul(h ^ dv.getUint32(o + i), 0x01000193);
+  for (; i < len; i++) h = Math.imul(h ^ u8[o + i]!, 0x01000193);
   // Keys live in one slab, a slot per entry: one memory region to compare against.
   const idx = (h ^ (h >>> 15)) & (STRING_CACHE_SIZE - 2);
-  if (slotHolds(idx, u8, o, len)) return cacheValues[idx]!;
-  if (slotHolds(idx + 1, u8, o, len)) return cacheValues[idx + 1]!;
+  if (slotHolds(idx, dv, o, len)) return cacheValues[idx]!;
+  if (slotHolds(idx + 1, dv, o, len)) return cacheValues[idx + 1]!;
   // A flat string straight away (a string built by += would be a rope to flatten later).
   const s = utf8.decode(u8.subarray(o, o + len));
   // The first slot's string moves to the second, the new one takes the first.
@@ -170,6 +182,11 @@ export function decodeString(u8: Uint8Array, o: number, len: number): string {
   slabLengths[idx] = len;
   cacheValues[idx] = s;
   return s;
+}
+
+/** Decodes UTF-8; invalid sequences become U+FFFD. */
+export function decodeString(u8: Uint8Array, o: number, len: number): string {
+  return decodeStringAt(new DataView(u8.buffer, u8.byteOffset, u8.byteLength), u8, o, len);
 }
 
 /**
