@@ -218,7 +218,7 @@ const ip4Values: string[] = new Array(IP4_CACHE_SIZE).fill("");
 
 /**
  * Formats the 4 octets at `o` as a dotted-quad IPv4 address. Repeated addresses come from a
- * small direct-mapped cache and share one string.
+ * small cache and share one string.
  *
  * @example
  * ```ts
@@ -228,9 +228,13 @@ const ip4Values: string[] = new Array(IP4_CACHE_SIZE).fill("");
 export function formatIPv4(u8: Uint8Array, o: number): string {
   const a = u8[o]!, b = u8[o + 1]!, c = u8[o + 2]!, d = u8[o + 3]!;
   const key = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-  const idx = (key ^ (key >>> 12) ^ (key >>> 24)) & (IP4_CACHE_SIZE - 1);
+  // Two-way set associative: a pair of neighbouring slots, the newest address first.
+  const idx = (key ^ (key >>> 12) ^ (key >>> 24)) & (IP4_CACHE_SIZE - 2);
   if (ip4Keys[idx] === key) return ip4Values[idx]!;
+  if (ip4Keys[idx + 1] === key) return ip4Values[idx + 1]!;
   const s = DEC[a] + "." + DEC[b] + "." + DEC[c] + "." + DEC[d];
+  ip4Keys[idx + 1] = ip4Keys[idx]!;
+  ip4Values[idx + 1] = ip4Values[idx]!;
   ip4Keys[idx] = key;
   ip4Values[idx] = s;
   return s;
