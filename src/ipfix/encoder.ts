@@ -52,6 +52,9 @@ export interface MessageEncoderOptions {
   sequenceNumber?: number;
 }
 
+/** Size of the arena finished messages are copied into (at least one maximal message). */
+const ARENA_SIZE = 256 * 1024;
+
 /**
  * Packs templates and data records into messages. Records of the same template share a data
  * set, and each message holds as many as fit its size limit. The sequence number of each
@@ -85,6 +88,10 @@ export class MessageEncoder {
   #setId = -1;
   #records = 0;
   #ready: EncodedMessage[] = [];
+  // Finished messages are copied into a shared arena and handed out as views of it: one
+  // allocation per 256 KiB instead of one ArrayBuffer per message.
+  #arena = new Uint8Array(0);
+  #arenaOff = 0;
 
   constructor(options: MessageEncoderOptions) {
     const size = options.maxMessageSize ?? MAX_MESSAGE_SIZE;
@@ -244,7 +251,15 @@ export class MessageEncoder {
     dv.setUint32(4, Math.floor(this.#clock() / 1000) >>> 0);
     dv.setUint32(8, this.#seq);
     dv.setUint32(12, this.observationDomainId);
-    this.#ready.push({ bytes: this.#buf.slice(0, len), recordCount: this.#records });
+    if (this.#arenaOff + len > this.#arena.length) {
+      this.#arena = new Uint8Array(ARENA_SIZE);
+      this.#arenaOff = 0;
+    }
+    const at = this.#arenaOff;
+    this.#arena.set(this.#buf.subarray(0, len), at);
+    // Each view starts 8-aligned, so that readers may lay typed arrays over it.
+    this.#arenaOff = (at + len + 7) & ~7;
+    this.#ready.push({ bytes: this.#arena.subarray(at, at + len), recordCount: this.#records });
     this.#seq = (this.#seq + this.#records) >>> 0;
     this.#records = 0;
     this.#off = MESSAGE_HEADER_LENGTH;
