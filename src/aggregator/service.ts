@@ -128,6 +128,17 @@ export async function startAggregatorService(
     started = true;
     stops.push(() => aggregator.stop());
 
+    if (config.apiServer.tlsCipherSuites.length > 0 || config.apiServer.tlsMinVersion !== "") {
+      // Deno.serve cannot choose cipher suites or a minimum TLS version, and the API serves
+      // plain HTTP: say so rather than let the settings look applied.
+      log.warn(
+        "apiServer.tlsCipherSuites and apiServer.tlsMinVersion do not apply: the API serves HTTP",
+        {
+          tlsCipherSuites: config.apiServer.tlsCipherSuites.join(","),
+          tlsMinVersion: config.apiServer.tlsMinVersion,
+        },
+      );
+    }
     const abort = new AbortController();
     const api = serveApi(createApp({ aggregator, logger: createLogger("api") }), {
       hostname: config.apiServer.bindAddress,
