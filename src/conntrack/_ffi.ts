@@ -110,8 +110,12 @@ export const ATTR_TIMESTAMP_STOP = 64; // u64
 export const ATTR_CONNLABELS = 66; // struct nfct_bitmask { unsigned int words; uint32_t bits[]; }
 
 // enum nf_conntrack_attr_grp: groups copied in one call.
+export const ATTR_GRP_ORIG_IPV4 = 0; // struct nfct_attr_grp_ipv4 { uint32_t src, dst; }
+export const ATTR_GRP_REPL_IPV4 = 1;
 export const ATTR_GRP_ORIG_IPV6 = 2; // struct nfct_attr_grp_ipv6 { uint32_t src[4], dst[4]; }
 export const ATTR_GRP_REPL_IPV6 = 3;
+export const ATTR_GRP_ORIG_PORT = 4; // struct nfct_attr_grp_port { uint16_t sport, dport; }
+export const ATTR_GRP_REPL_PORT = 5;
 // struct nfct_attr_grp_ctrs { uint64_t packets, bytes; }: ATTR_{ORIG,REPL}_COUNTER_{PACKETS,BYTES}
 export const ATTR_GRP_ORIG_COUNTERS = 10;
 export const ATTR_GRP_REPL_COUNTERS = 11;

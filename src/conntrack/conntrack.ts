@@ -111,10 +111,13 @@ function readEntry(s: ffi.Symbols, ct: Deno.PointerObject, zone: number): ConnEn
     replyDst = formatIPv6(groupBuf, 16);
   } else {
     family = 4;
-    origSrc = formatIPv4Le(s.nfct_get_attr_u32(ct, ffi.ATTR_ORIG_IPV4_SRC));
-    origDst = formatIPv4Le(s.nfct_get_attr_u32(ct, ffi.ATTR_ORIG_IPV4_DST));
-    replySrc = formatIPv4Le(s.nfct_get_attr_u32(ct, ffi.ATTR_REPL_IPV4_SRC));
-    replyDst = formatIPv4Le(s.nfct_get_attr_u32(ct, ffi.ATTR_REPL_IPV4_DST));
+    // struct nfct_attr_grp_ipv4 { uint32_t src, dst; }, network byte order: a pair per call.
+    if (s.nfct_get_attr_grp(ct, ffi.ATTR_GRP_ORIG_IPV4, groupBuf) !== 0) groupBuf.fill(0, 0, 8);
+    origSrc = formatIPv4Le(groupView.getUint32(0, true));
+    origDst = formatIPv4Le(groupView.getUint32(4, true));
+    if (s.nfct_get_attr_grp(ct, ffi.ATTR_GRP_REPL_IPV4, groupBuf) !== 0) groupBuf.fill(0, 0, 8);
+    replySrc = formatIPv4Le(groupView.getUint32(0, true));
+    replyDst = formatIPv4Le(groupView.getUint32(4, true));
   }
   let origSrcPort = 0, origDstPort = 0, replySrcPort = 0, replyDstPort = 0;
   let icmp: ConnEntry["icmp"] = undefined;
@@ -127,10 +130,15 @@ function readEntry(s: ffi.Symbols, ct: Deno.PointerObject, zone: number): ConnEn
     };
   } else {
     // 0 for protocols without ports: the getters return 0 for attributes that are not set.
-    origSrcPort = swap16(s.nfct_get_attr_u16(ct, ffi.ATTR_ORIG_PORT_SRC));
-    origDstPort = swap16(s.nfct_get_attr_u16(ct, ffi.ATTR_ORIG_PORT_DST));
-    replySrcPort = swap16(s.nfct_get_attr_u16(ct, ffi.ATTR_REPL_PORT_SRC));
-    replyDstPort = swap16(s.nfct_get_attr_u16(ct, ffi.ATTR_REPL_PORT_DST));
+    // struct nfct_attr_grp_port { uint16_t sport, dport; }, network byte order.
+    if (s.nfct_get_attr_grp(ct, ffi.ATTR_GRP_ORIG_PORT, groupBuf) === 0) {
+      origSrcPort = groupView.getUint16(0);
+      origDstPort = groupView.getUint16(2);
+    }
+    if (s.nfct_get_attr_grp(ct, ffi.ATTR_GRP_REPL_PORT, groupBuf) === 0) {
+      replySrcPort = groupView.getUint16(0);
+      replyDstPort = groupView.getUint16(2);
+    }
     if (protocol === PROTO_TCP) tcpState = TCP_STATES[s.nfct_get_attr_u8(ct, ffi.ATTR_TCP_STATE)];
   }
   // struct nfct_attr_grp_ctrs { uint64_t packets; uint64_t bytes; }, host byte order.
