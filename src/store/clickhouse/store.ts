@@ -353,7 +353,11 @@ export class ClickHouseStore implements FlowStore {
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
       clearTimeout(this.#timer);
-      if (this.#opened) await this.#run("close");
+      // Rows handed over while a close cycle runs wait in the queue: one more cycle takes them
+      // (to the server, the spool or the drop count), until none came in meanwhile.
+      if (this.#opened) {
+        do await this.#run("close"); while (this.#queueRows > 0);
+      }
       this.#closed = true;
       clearTimeout(this.#timer);
       clearInterval(this.#retentionTimer);
