@@ -85,13 +85,25 @@ const COMMON_FLAGS = {
   ca: { type: "string" },
 } as const;
 
+/**
+ * `text` with every control character a terminal would act on (C0 but newline, DEL, C1) written
+ * as a visible escape: messages may quote what a server or a flag said.
+ */
+function visible(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
 function usageError(message: string, usage: string): never {
-  console.error(`${message}\n\n${usage}`);
+  console.error(`${visible(message)}\n\n${usage}`);
   Deno.exit(2);
 }
 
 function fail(message: string): never {
-  console.error(message);
+  console.error(visible(message));
   Deno.exit(1);
 }
 
@@ -195,11 +207,25 @@ if (ca !== undefined) {
 }
 const api = new ApiClient(server, httpClient ? { httpClient } : {});
 
+const C1_AND_DEL = /[\u007f-\u009f]/g;
+
 function print(value: unknown, table: () => string, format: Output): void {
   let text: string;
   if (format === "table") text = table();
-  else if (format === "json") text = JSON.stringify(value, null, 2) + "\n";
-  else text = stringify(value);
+  // JSON.stringify escapes C0 controls only, and yaml leaves DEL and C1 controls raw inside its
+  // double-quoted scalars (the only place it writes them): escape those too, so that a field
+  // sent by an agent cannot drive the terminal. The text still parses to the same values.
+  else if (format === "json") {
+    text = (JSON.stringify(value, null, 2) + "\n").replace(
+      C1_AND_DEL,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  } else {
+    text = stringify(value).replace(
+      C1_AND_DEL,
+      (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+    );
+  }
   const bytes = new TextEncoder().encode(text);
   for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
 }

@@ -254,3 +254,53 @@ Deno.test("flowctl: --help at every level, exit 0", async () => {
     assertStringIncludes(out, text);
   }
 });
+
+/** Control characters a terminal would act on (C0 but newline, DEL, C1). */
+// deno-lint-ignore no-control-regex
+const TERMINAL_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+
+Deno.test("flowctl: a server's error message cannot drive the terminal", async () => {
+  const evil = "\u001b]0;owned\u0007\u001b[2J\u009b31mgone";
+  const answers = [
+    { body: JSON.stringify({ error: evil }), type: "application/json" },
+    { body: `<html>${evil}</html>`, type: "text/html" },
+  ];
+  for (const { body, type } of answers) {
+    const ac = new AbortController();
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+      () => new Response(body, { status: 502, headers: { "Content-Type": type } }),
+    );
+    try {
+      const r = await flowctl([
+        "get",
+        "recordmetrics",
+        "--server",
+        `http://127.0.0.1:${server.addr.port}`,
+      ]);
+      assertEquals(r.code, 1);
+      assertStringIncludes(r.stderr, "answered 502");
+      assertStringIncludes(r.stderr, "owned");
+      assert(
+        !TERMINAL_CONTROLS.test(r.stderr),
+        `raw control characters: ${JSON.stringify(r.stderr)}`,
+      );
+    } finally {
+      ac.abort();
+      await server.finished;
+    }
+  }
+});
+
+Deno.test("flowctl: json and yaml output escape C1 controls and DEL, and still parse back", async () => {
+  await withServer(async (server, view) => {
+    const row = { ...view.rows[0]!, sourcePodName: "web\u009b2J\u007f\u0085-0\u001b[31m" };
+    view.rows = [row];
+    for (const format of ["json", "yaml"]) {
+      const out = ok(await flowctl(["get", "flowrecords", "--server", server.url, "-o", format]));
+      assert(!TERMINAL_CONTROLS.test(out), `${format}: raw control characters in ${out}`);
+      const back = (format === "json" ? JSON.parse(out) : parseYaml(out)) as FlowRow[];
+      assertEquals(back, [row]);
+    }
+  });
+});
