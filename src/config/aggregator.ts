@@ -251,9 +251,9 @@ export const AGGREGATOR_SCHEMA: Schema = {
         type: "string",
         default: "default",
         check: (v) => {
-          if (!/^[A-Za-z_][A-Za-z0-9_]{0,254}$/.test(v)) {
+          if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(v)) {
             throw new TypeError(
-              `"${v}" is not a database name (letters, digits and "_", not starting with a digit)`,
+              `"${v}" is not a database name (1 to 64 letters, digits and "_", not starting with a digit)`,
             );
           }
         },

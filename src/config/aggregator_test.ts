@@ -6,6 +6,7 @@ import {
   parseByteSize,
   TLS_CIPHER_SUITES,
 } from "./mod.ts";
+import { checkDatabaseName } from "../store/clickhouse/sql.ts";
 
 /** The error of a config that must be refused; checks it names `key`. */
 function refused(text: string, key: string): ConfigError {
@@ -443,4 +444,14 @@ tls: { dir: pki }
       if (!(e instanceof ConfigError)) throw e;
     }
   }
+});
+
+Deno.test("aggregator config: a clickHouse.database the store would refuse is refused here, by key", () => {
+  const name = "d".repeat(65);
+  const e = refused(`clickHouse: { enable: true, database: ${name} }`, "clickHouse.database");
+  assertStringIncludes(e.message, name);
+  // The longest name the ClickHouse store takes is accepted.
+  const c = parseAggregatorConfig(`clickHouse: { enable: true, database: ${"d".repeat(64)} }`);
+  assertEquals(c.clickHouse.database.length, 64);
+  assertEquals(checkDatabaseName(c.clickHouse.database), c.clickHouse.database);
 });
