@@ -73,6 +73,9 @@ const F_HAVE_DST = 8;
 const F_READY = 16;
 /** A record arrived since the last export. */
 const F_DIRTY = 32;
+/** The source (destination) node reported the connection's end. */
+const F_EOF_SRC = 64;
+const F_EOF_DST = 128;
 
 // Per-node counter block: 4 totals then 4 deltas, for the source node then the destination node.
 const CNT = 16;
@@ -304,19 +307,33 @@ export class AggregationProcess {
       }
       s = this.#create(hash, src, dst, r, now, v6, sport, dport, proto, flowType, correlate);
       this.#counters(s, fromDst ? 1 : 0, r);
+      if (num(r.flowEndReason) === END_OF_FLOW) this.#flags[s]! |= fromDst ? F_EOF_DST : F_EOF_SRC;
       return true;
     }
 
-    const flags = this.#flags[s]!;
-    const endOfFlowSeen = this.#reason[s] === END_OF_FLOW;
+    let flags = this.#flags[s]!;
+    const node = (flags & F_CORRELATE) !== 0 && fromDst ? 1 : 0;
+    const eofBit = node === 0 ? F_EOF_SRC : F_EOF_DST;
     const start = num(r.flowStartSeconds);
     const times = this.#times;
     const tb = s * TIMES;
-    if (endOfFlowSeen && start > times[tb + T_START]!) {
-      // The 5-tuple was reused by a new connection after the old one ended: start over.
+    if ((flags & eofBit) !== 0 && start > times[tb + T_START]!) {
+      // This node ended the connection and now reports a later one on the same 5-tuple: the
+      // 5-tuple was reused. What the old connection has not exported yet goes out first.
+      if ((flags & F_DIRTY) !== 0) this.#pending.push(this.#row(s, true));
       this.#resetCounters(s);
       times[tb + T_START] = start;
+      times[tb + T_PREV_SRC] = start;
+      times[tb + T_PREV_DST] = start;
       this.#reason[s] = 0;
+      flags = this.#flags[s]! & ~(F_EOF_SRC | F_EOF_DST);
+      if ((flags & (F_CORRELATE | F_READY)) === (F_CORRELATE | F_READY)) {
+        // The new connection's halves are joined anew.
+        flags &= ~F_READY;
+        this.#stats.waitingForCorrelation++;
+        this.#ms[s * MS + M_FIRST] = now;
+      }
+      this.#flags[s] = flags;
     }
     if (correlate && (flags & F_READY) === 0) {
       const have = fromDst ? F_HAVE_DST : F_HAVE_SRC;
@@ -327,20 +344,23 @@ export class AggregationProcess {
         this.#stats.waitingForCorrelation--;
       }
     }
+    const grew = this.#counters(s, node, r);
+    const reason = num(r.flowEndReason);
     const end = num(r.flowEndSeconds);
-    const latest = end > times[tb + T_END]!;
+    // The latest record: a later end, or the same second with more traffic or the flow's end.
+    const latest = end > times[tb + T_END]! ||
+      (end === times[tb + T_END]! && (grew || reason === END_OF_FLOW));
     if (latest) {
       times[tb + T_END] = end;
       this.#tcpState[s] = str(r.tcpState);
     }
     if (start > 0 && start < times[tb + T_START]!) times[tb + T_START] = start;
-    const reason = num(r.flowEndReason);
     if (this.#reason[s] !== END_OF_FLOW && (latest || reason === END_OF_FLOW)) {
       this.#reason[s] = reason;
     }
+    if (reason === END_OF_FLOW) this.#flags[s]! |= eofBit;
     this.#flags[s]! |= F_DIRTY;
-    const node = (flags & F_CORRELATE) !== 0 && fromDst ? 1 : 0;
-    if (!this.#counters(s, node, r) && !latest) this.#stats.recordsStale++;
+    if (!grew && !latest) this.#stats.recordsStale++;
     this.#ms[s * MS + M_UPDATE] = now;
     return true;
   }

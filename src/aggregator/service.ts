@@ -70,6 +70,11 @@ export async function startAggregatorService(
       : undefined;
 
     const sinks: FlowSink[] = [];
+    let started = false;
+    stops.push(async () => {
+      // Sinks not handed to a running aggregator (a failure below) are closed here.
+      if (!started) await Promise.all(sinks.map((s) => s.close()));
+    });
     let store: SqliteStore | undefined;
     if (config.embeddedStore.enable) {
       store = new SqliteStore({
@@ -105,11 +110,6 @@ export async function startAggregatorService(
         logger: createLogger("flow-collector"),
       }));
     }
-    let started = false;
-    stops.push(async () => {
-      // Sinks not yet handed to the aggregator (a failure below) are closed here.
-      if (!started) await Promise.all(sinks.map((s) => s.close()));
-    });
 
     const aggregator = new FlowAggregator({
       collectorAddress: config.collectorAddress,

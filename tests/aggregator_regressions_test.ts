@@ -1,7 +1,7 @@
 /**
- * Review findings in files owned by another engineer (aggregation.ts, service.ts): each test
- * proves a defect and fails today, so it is marked `ignore: true` until the fix lands (then drop
- * the `ignore`). The review report describes each bug and its fix.
+ * Regression tests of defects a review found in the aggregator: a short inter-node connection
+ * whose halves start a second apart, a reused 5-tuple with unexported traffic, tcpState from a
+ * record in the same second, and a service that fails to start leaving its store open.
  *
  * @module
  */
@@ -74,7 +74,7 @@ function process(): AggregationProcess {
 Deno.test({
   name:
     "review: the destination half of a finished connection, started a second later on its node, keeps the source node's counters",
-  ignore: true,
+
   fn() {
     // A short connection: each node exports once, at its end (flowEndReason 3). The destination
     // node's conntrack entry was created in the next second (the SYN crossed a second boundary,
@@ -100,7 +100,7 @@ Deno.test({
 Deno.test({
   name:
     "review: a reused 5-tuple does not swallow the deltas of the finished connection not yet exported",
-  ignore: true,
+
   fn() {
     const agg = process();
     const intra = { flowType: 1, destinationPodName: "api-1" };
@@ -130,7 +130,7 @@ Deno.test({
 Deno.test({
   name:
     "review: tcpState comes from the latest record even when it ends in the same second as the one before",
-  ignore: true,
+
   fn() {
     const agg = process();
     const intra = { flowType: 1, destinationPodName: "api-1" };
@@ -158,7 +158,7 @@ Deno.test({
 Deno.test({
   name:
     "review: a service that cannot start closes the sinks it already opened (no leaked SQLite timers)",
-  ignore: true,
+
   async fn() {
     await using dir = await tempDir("flowvis-review-");
     // The ClickHouse spool directory is a file: ClickHouseStore.open() rejects.
