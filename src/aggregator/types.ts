@@ -23,7 +23,7 @@ export interface RecordMetrics {
   numRecordsExported: number;
   /** Flow records received from agents. */
   numRecordsReceived: number;
-  /** Records lost: malformed or undecodable input, and rows every sink dropped. */
+  /** Records lost: invalid input records, plus the rows sinks dropped (once per sink that dropped one). */
   numRecordsDropped: number;
   /** Flows (5-tuples) cached by the aggregator now. */
   numFlows: number;
