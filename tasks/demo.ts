@@ -99,7 +99,10 @@ const config = parseAggregatorConfig(
 
 let service: AggregatorService;
 try {
-  service = await startAggregatorService(config, { logger: createLogger("aggregator", "warn") });
+  service = await startAggregatorService(config, {
+    logger: createLogger("aggregator", "warn"),
+    componentLogLevel: "warn",
+  });
 } catch (e) {
   console.error(`Cannot start the aggregator: ${(e as Error).message}`);
   Deno.exit(1);

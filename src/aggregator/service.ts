@@ -10,7 +10,7 @@ import { type ApiServer, createApp, serveApi } from "../api/mod.ts";
 import type { AggregatorConfig } from "../config/mod.ts";
 import type { TlsServerOptions } from "../ipfix/mod.ts";
 import { ClusterCache, watchClusterSource } from "../k8s/mod.ts";
-import { createLogger, type Logger } from "../log/mod.ts";
+import { createLogger, type Level, type Logger } from "../log/mod.ts";
 import { ClickHouseStore } from "../store/clickhouse/mod.ts";
 import type { FlowSink } from "../store/mod.ts";
 import { SqliteStore } from "../store/sqlite/mod.ts";
@@ -35,6 +35,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** Extra names for the server certificate besides flowAggregatorAddress and loopback. */
   serverNames?: string[];
+  /** Least level of the components' own logs (sinks, API, Kubernetes); their defaults else. */
+  componentLogLevel?: Level;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function startAggregatorService(
   options: ServiceOptions = {},
 ): Promise<AggregatorService> {
   const log = options.logger ?? createLogger("aggregator");
+  const logOf = (component: string) => createLogger(component, options.componentLogLevel);
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
@@ -66,7 +69,7 @@ export async function startAggregatorService(
   try {
     const { tls, pki } = await tlsOf(config, options.serverNames ?? [], log);
     const podLabels = config.recordContents.podLabels
-      ? await clusterLabels(config, stops, log)
+      ? await clusterLabels(config, stops, log, logOf("k8s"))
       : undefined;
 
     const sinks: FlowSink[] = [];
@@ -80,7 +83,7 @@ export async function startAggregatorService(
       store = new SqliteStore({
         path: config.embeddedStore.path,
         retentionMs: config.embeddedStore.retention,
-        logger: createLogger("sqlite"),
+        logger: logOf("sqlite"),
       });
       sinks.push(store);
     }
@@ -107,7 +110,7 @@ export async function startAggregatorService(
         ...(config.flowCollector.observationDomainID !== undefined
           ? { observationDomainId: config.flowCollector.observationDomainID }
           : { observationDomainSeed: config.flowAggregatorAddress }),
-        logger: createLogger("flow-collector"),
+        logger: logOf("flow-collector"),
       }));
     }
 
@@ -140,11 +143,11 @@ export async function startAggregatorService(
       );
     }
     const abort = new AbortController();
-    const api = serveApi(createApp({ aggregator, logger: createLogger("api") }), {
+    const api = serveApi(createApp({ aggregator, logger: logOf("api") }), {
       hostname: config.apiServer.bindAddress,
       port: config.apiServer.apiPort,
       signal: abort.signal,
-      logger: createLogger("api"),
+      logger: logOf("api"),
     });
     stops.push(async () => {
       abort.abort();
@@ -196,13 +199,14 @@ async function clusterLabels(
   config: AggregatorConfig,
   stops: (() => Promise<void> | void)[],
   log: Logger,
+  k8sLog: Logger,
 ): Promise<(namespace: string, name: string, ip: string) => string | undefined> {
-  const cache = new ClusterCache({ logger: createLogger("k8s") });
+  const cache = new ClusterCache({ logger: k8sLog });
   try {
     const source = await watchClusterSource(cache, {
       ...(config.inventoryFile ? { inventoryFile: config.inventoryFile } : {}),
       ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
-      logger: createLogger("k8s"),
+      logger: k8sLog,
     });
     stops.push(() => source.close());
   } catch (e) {
