@@ -164,9 +164,18 @@ export function decodeStringAt(dv: DataView, u8: Uint8Array, o: number, len: num
   if (len === 0) return "";
   if (len > MAX_CACHED_LENGTH) return utf8.decode(u8.subarray(o, o + len));
   let h = len;
-  let i = 0;
-  for (; i + 4 <= len; i += 4) h = Math.imul(h ^ dv.getUint32(o + i), 0x01000193);
-  for (; i < len; i++) h = Math.imul(h ^ u8[o + i]!, 0x01000193);
+  if (len >= 8) {
+    // The first and the last eight octets (four when shorter than 16): names differ there
+    // (namespaces, prefixes, counters, generated suffixes); slotHolds compares every octet.
+    h = Math.imul(h ^ dv.getUint32(o), 0x01000193);
+    h = Math.imul(h ^ dv.getUint32(o + len - 4), 0x01000193);
+    if (len >= 16) {
+      h = Math.imul(h ^ dv.getUint32(o + 4), 0x01000193);
+      h = Math.imul(h ^ dv.getUint32(o + len - 8), 0x01000193);
+    }
+  } else {
+    for (let i = 0; i < len; i++) h = Math.imul(h ^ u8[o + i]!, 0x01000193);
+  }
   // Keys live in one slab, a slot per entry: one memory region to compare against.
   const idx = (h ^ (h >>> 15)) & (STRING_CACHE_SIZE - 2);
   if (slotHolds(idx, dv, o, len)) return cacheValues[idx]!;
