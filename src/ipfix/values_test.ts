@@ -513,3 +513,18 @@ Deno.test("decodeString() cache: many distinct strings of the same lengths never
     }
   }
 });
+
+Deno.test("decodeString() cache: strings that differ only in the middle never mix up", () => {
+  // The cache hashes a string's first and last eight octets; these all hash alike.
+  const names = Array.from(
+    { length: 200 },
+    (_, i) => `shop/svc-${String(i).padStart(3, "0")}x:http`,
+  );
+  const bytes = names.map((n) => new TextEncoder().encode(n));
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < bytes.length; i++) {
+      const k = round === 1 ? bytes.length - 1 - i : (i * 37) % bytes.length;
+      assertStrictEquals(decodeString(bytes[k]!, 0, bytes[k]!.length), names[k]);
+    }
+  }
+});
