@@ -29,6 +29,11 @@ export interface AggregationOptions {
   podLabels?: (namespace: string, name: string, ip: string) => string | undefined;
   /** Cluster UUID written to every row. */
   clusterUUID?: string;
+  /**
+   * Interned Kubernetes/policy field sets kept before those no flow uses are forgotten (100 000;
+   * then 4x the number in use).
+   */
+  internLimit?: number;
 }
 
 /** Counters of an {@link AggregationProcess}. */
@@ -53,6 +58,8 @@ export interface AggregationStats {
   rowsExported: number;
   /** Records of new flows exported at once because the cache was full. */
   overflowExported: number;
+  /** Interned Kubernetes/policy field sets dropped because no cached flow used them. */
+  metasForgotten: number;
 }
 
 /** Antrea's rule actions. */
@@ -166,6 +173,9 @@ export class AggregationProcess {
   #size = 0;
   /** Interned metas by source pod, destination pod and cluster IP. */
   readonly #metas = new Map<string, Map<string, Map<string, Meta[]>>>();
+  #metaCount = 0;
+  #metaLimit: number;
+  readonly #metaMin: number;
   readonly #heap = new SlotHeap();
   #capacity = 0;
   /** Source address per slot; undefined for a free slot. */
@@ -198,6 +208,7 @@ export class AggregationProcess {
     uncorrelatedExported: 0,
     rowsExported: 0,
     overflowExported: 0,
+    metasForgotten: 0,
   };
 
   constructor(options: AggregationOptions = {}) {
@@ -221,6 +232,7 @@ export class AggregationProcess {
     this.#clock = options.clock ?? Date.now;
     this.#podLabels = options.podLabels;
     this.#clusterUUID = options.clusterUUID ?? "";
+    this.#metaMin = this.#metaLimit = options.internLimit ?? 100_000;
     this.#grow(1024);
   }
 
@@ -399,6 +411,7 @@ export class AggregationProcess {
       }
     }
     this.#stats.rowsExported += rows.length;
+    if (this.#metaCount > this.#metaLimit) this.#compactMetas();
     return rows;
   }
 
@@ -779,7 +792,25 @@ export class AggregationProcess {
       if (metaEquals(c, m)) return c;
     }
     list.push(Object.freeze(m));
+    this.#metaCount++;
     return m;
+  }
+
+  /**
+   * Forgets the interned metas no cached flow uses any more (pods come and go: without this the
+   * table would grow for as long as the aggregator runs). Called when it holds several times
+   * more metas than there are flows; rebuilding costs one pass over the flows.
+   */
+  #compactMetas(): void {
+    const before = this.#metaCount;
+    this.#metas.clear();
+    this.#metaCount = 0;
+    for (let s = 0; s < this.#top; s++) {
+      if (this.#src[s] === undefined) continue;
+      this.#meta[s] = this.#internMeta(this.#meta[s]!);
+    }
+    this.#metaLimit = Math.max(this.#metaMin, 4 * this.#metaCount);
+    this.#stats.metasForgotten += before - this.#metaCount;
   }
 
   /** The slot of a 5-tuple, or -1. */

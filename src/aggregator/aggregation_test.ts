@@ -502,3 +502,33 @@ Deno.test("aggregation: drain exports everything, bad options are refused", () =
   assertEquals(agg.size, 0);
   assertThrows(() => new AggregationProcess({ activeTimeoutMs: 0 }), RangeError, "activeTimeoutMs");
 });
+
+Deno.test("aggregation: field sets of pods that are gone are forgotten", () => {
+  const agg = new AggregationProcess({ internLimit: 50, inactiveTimeoutMs: 10 * S });
+  // Short-lived pods (CronJobs, rollouts): every flow has a pod name never seen again.
+  for (let i = 0; i < 500; i++) {
+    agg.add(
+      fromSource({
+        flowType: 1,
+        sourcePodName: `job-${i}`,
+        destinationPodName: "api-1",
+        sourceTransportPort: i,
+      }),
+      i,
+    );
+  }
+  agg.expire(20 * S); // every flow inactive: exported and gone
+  assertEquals(agg.size, 0);
+  assert(agg.stats().metasForgotten >= 450, `forgot ${agg.stats().metasForgotten}`);
+  // Flows still cached keep theirs.
+  agg.add(fromSource(), 30 * S);
+  agg.add(fromDestination(), 30 * S);
+  for (let i = 0; i < 100; i++) {
+    agg.add(
+      fromSource({ flowType: 1, sourcePodName: `job2-${i}`, sourceTransportPort: i }),
+      30 * S,
+    );
+  }
+  agg.expire(31 * S);
+  assertEquals(agg.flowRecords({ dstport: 8080, srcport: 40001 }), [CORRELATED]);
+});

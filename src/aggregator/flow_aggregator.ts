@@ -225,6 +225,11 @@ export class FlowAggregator implements AggregatorView {
         "Records of new flows exported at once because the flow cache was full.",
         a.overflowExported,
       ),
+      counter(
+        "interned_forgotten_total",
+        "Interned Kubernetes/policy field sets dropped because no cached flow used them.",
+        a.metasForgotten,
+      ),
       gauge("exporters_connected", "Agents connected now.", c.activeSessions),
       counter("ipfix_messages_total", "IPFIX messages received.", c.messages),
       counter("ipfix_errors_total", "Malformed IPFIX messages.", c.errors),
