@@ -96,6 +96,8 @@ export class FlowExporterAgent {
   #running = false;
   #closed = false;
   #polling: Promise<void> | undefined;
+  readonly #cluster: ClusterKnowledge;
+  #clusterGeneration: number | undefined;
   /** Connections counted as denied (at their first export as such). */
   readonly #counted = new WeakSet<object>();
 
@@ -103,6 +105,8 @@ export class FlowExporterAgent {
     this.nodeName = o.nodeName;
     this.observationDomainId = fnv1_32(o.nodeName);
     this.#source = o.source;
+    this.#cluster = o.cluster;
+    this.#clusterGeneration = o.cluster.generation;
     this.#interval = o.pollIntervalMs ?? 5000;
     if (!(this.#interval >= 1000)) {
       throw new RangeError(`Invalid poll interval ${this.#interval} ms: at least 1s`);
@@ -157,6 +161,13 @@ export class FlowExporterAgent {
     const now = this.#clock();
     const list = Array.isArray(entries) ? entries : [...entries];
     this.stats.conntrackConnections = list.length;
+    const generation = this.#cluster.generation;
+    if (generation !== this.#clusterGeneration) {
+      // A pod that was unknown at the last poll may be known now (the watch lags behind a pod's
+      // first connections): classify the declined entries again.
+      this.#clusterGeneration = generation;
+      this.store.forgetIgnored();
+    }
     this.store.update(list, now);
     for (const item of this.store.due(now)) {
       const templateId = item.conn.entry.family === 4

@@ -154,3 +154,42 @@ Deno.test("agent: with the collector down it keeps polling, bounds its buffer, t
     await collector?.close();
   }
 });
+
+Deno.test("agent: a connection seen before its pod is known is exported once the cluster knows the pod", async () => {
+  const pods = new Map<string, { namespace: string; name: string; nodeName: string }>();
+  const knowledge = {
+    generation: 0,
+    podByIP: (ip: string) => pods.get(ip),
+    serviceByClusterIP: () => undefined,
+    isPodCIDR: (ip: string) => ip.startsWith("10.10."),
+  };
+  const collector = new CollectingProcess({
+    address: "127.0.0.1:0:tcp",
+    logger: silentLogger,
+    onMessage: () => {},
+  });
+  await collector.listen();
+  let now = 1_800_000_000_000;
+  const agent = new FlowExporterAgent({
+    nodeName: "node-a",
+    source: { poll: () => [entry({ src: "10.10.0.7", dst: "93.184.216.34", packets: 1 })] },
+    cluster: knowledge,
+    exporter: { address: `127.0.0.1:${collector.port}:tcp`, logger: silentLogger },
+    clock: () => now,
+    logger: silentLogger,
+  });
+  try {
+    // The pod opened the connection before the watch delivered its IP.
+    await agent.pollOnce();
+    assertEquals(agent.store.size, 0);
+    pods.set("10.10.0.7", { namespace: "shop", name: "new-0", nodeName: "node-a" });
+    knowledge.generation++;
+    now += 5_000;
+    await agent.pollOnce();
+    assertEquals(agent.store.size, 1);
+    assertEquals(agent.store.connections().next().value?.meta.sourcePod?.name, "new-0");
+  } finally {
+    await agent.close();
+    await collector.close();
+  }
+});

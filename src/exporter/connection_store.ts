@@ -83,7 +83,7 @@ export interface ConnectionStoreOptions {
 export interface ConnectionStoreStats {
   /** Connections tracked now. */
   tracked: number;
-  /** New connections refused because the store was full. */
+  /** Connections refused because the store was full (each counted once, at its first refusal). */
   refused: number;
   /** Entries the classifier declined (no local pod endpoint), in the latest poll. */
   ignored: number;
@@ -137,6 +137,8 @@ export class ConnectionStore<M> {
   readonly #queue = new ExpiryQueue<Connection<M>>();
   /** Tuples the classifier declined, by key → conntrack ID, so they are not classified again. */
   #ignored = new Map<string, number>();
+  /** Tuples refused for want of room at the latest poll, by key → conntrack ID (counted once). */
+  #refused = new Map<string, number>();
   readonly #active: number;
   readonly #idle: number;
   readonly #max: number;
@@ -185,6 +187,14 @@ export class ConnectionStore<M> {
     return this.#conns.values();
   }
 
+  /**
+   * Forgets which entries the classifier declined, so that the next {@link update} classifies
+   * them again: call it when what the classifier knows has changed (a pod's IP became known).
+   */
+  forgetIgnored(): void {
+    this.#ignored = new Map();
+  }
+
   /** When the next connection is due, ms (Infinity when none). */
   nextDue(): number {
     return this.#pending.length > 0 ? this.#clock() : this.#queue.peekTime();
@@ -197,6 +207,7 @@ export class ConnectionStore<M> {
   update(entries: Iterable<ConnEntry>, now: number = this.#clock()): void {
     const gen = ++this.#gen;
     const ignored = new Map<string, number>();
+    const refused = new Map<string, number>();
     for (const e of entries) {
       const key = connectionKey(e);
       let c = this.#conns.get(key);
@@ -211,13 +222,20 @@ export class ConnectionStore<M> {
           ignored.set(key, e.id);
           continue;
         }
-        if (this.#conns.size >= this.#max) {
-          this.stats.refused++;
+        const full = this.#conns.size >= this.#max;
+        if (full && this.#refused.get(key) === e.id) {
+          // Refused at the previous poll already: counted once, not classified again.
+          refused.set(key, e.id);
           continue;
         }
         const meta = this.#classify(e);
         if (meta === undefined) {
           ignored.set(key, e.id);
+          continue;
+        }
+        if (full) {
+          this.stats.refused++;
+          refused.set(key, e.id);
           continue;
         }
         c = {
@@ -259,6 +277,7 @@ export class ConnectionStore<M> {
       this.#reschedule(c, now);
     }
     this.#ignored = ignored;
+    this.#refused = refused;
     this.stats.ignored = ignored.size;
     for (const c of this.#conns.values()) {
       if (c.seen === gen) continue;

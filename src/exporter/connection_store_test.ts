@@ -202,3 +202,33 @@ Deno.test("store: bad options are refused", () => {
   assertThrows(() => new ConnectionStore(() => ({}), { idleTimeoutMs: -1 }), RangeError);
   assertThrows(() => new ConnectionStore(() => ({}), { maxConnections: 0 }), RangeError);
 });
+
+Deno.test("store: refused counts each connection once, and never one the classifier declines", () => {
+  const { s, at } = store({ max: 1 });
+  const local = entry({ id: 1, sport: 1 });
+  const refused = entry({ id: 2, sport: 2 });
+  // Host traffic: the classifier declines it, so a full store refuses nothing for it.
+  const host = entry({ id: 3, src: "192.168.0.1", dst: "192.168.0.2" });
+  for (let t = 0; t < 30_000; t += 5_000) {
+    at(t);
+    s.update([local, refused, host]);
+  }
+  assertEquals(s.size, 1);
+  assertEquals(s.stats.ignored, 1);
+  assertEquals(s.stats.refused, 1);
+});
+
+Deno.test("store: forgetIgnored lets declined entries be classified again", () => {
+  let known = false;
+  const s = new ConnectionStore<{ ok: true }>(() => known ? { ok: true } : undefined, {
+    clock: () => 0,
+  });
+  s.update([entry()]);
+  assertEquals(s.size, 0);
+  known = true;
+  s.update([entry()]);
+  assertEquals(s.size, 0, "declined once, not classified again while nothing changed");
+  s.forgetIgnored();
+  s.update([entry()]);
+  assertEquals(s.size, 1);
+});

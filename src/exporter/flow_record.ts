@@ -37,6 +37,11 @@ export interface ClusterKnowledge {
     protocol: number,
   ): { readonly servicePortName: string } | undefined;
   isPodCIDR(ip: string): boolean;
+  /**
+   * A number that changes whenever the knowledge does (ClusterCache has one). When it changes,
+   * connections declined for want of a local pod are classified again.
+   */
+  readonly generation?: number;
 }
 
 /** What the classifier learns about a connection once, when it is first seen. */
