@@ -296,8 +296,8 @@ function compileRules(
 }
 
 /**
- * Compiles a NetworkPolicy. policyTypes default as the API server defaults them: Ingress always,
- * Egress when the policy has egress rules. A policy without metadata.namespace is in "default".
+ * Compiles a NetworkPolicy. policyTypes default as the API server defaults them when missing or
+ * empty: Ingress always, Egress when the policy has egress rules. A policy without metadata.namespace is in "default".
  * Throws a {@link PolicyError} (a TypeError) naming the policy and the offending field: a bad
  * CIDR or except, an unknown selector operator or protocol, a port out of range, an endPort
  * below its port or with a named port, a peer with nothing or too much in it, an unknown policy
@@ -331,7 +331,11 @@ export function compilePolicy(policy: NetworkPolicy): CompiledPolicy {
     const selects = selectorAt(spec.podSelector ?? {}, "spec.podSelector");
     const hasEgressRules = Array.isArray(spec.egress) && spec.egress.length > 0;
     let types: readonly string[];
-    if (spec.policyTypes === undefined || spec.policyTypes === null) {
+    // The API server defaults an empty list as it defaults a missing one.
+    if (
+      spec.policyTypes === undefined || spec.policyTypes === null ||
+      (Array.isArray(spec.policyTypes) && spec.policyTypes.length === 0)
+    ) {
       types = hasEgressRules ? ["Ingress", "Egress"] : ["Ingress"];
     } else {
       if (!Array.isArray(spec.policyTypes)) {

@@ -248,3 +248,18 @@ Deno.test("StaticPolicyView: a malformed policy throws at load, or is reported a
   assertEquals(reported, ["bad: spec.ingress[0].from[0].ipBlock.cidr"]);
   assertEquals(view.policies("default").map((p) => p.name), ["good"]);
 });
+
+Deno.test("compilePolicy: an empty policyTypes list defaults as a missing one (the API server's defaulting)", () => {
+  const p = compilePolicy({
+    metadata: { name: "deny", namespace: "prod" },
+    spec: { podSelector: {}, policyTypes: [], egress: [{}] },
+  });
+  assertEquals(p.ingress, []);
+  assertEquals(p.egress?.length, 1);
+  const q = compilePolicy({
+    metadata: { name: "deny", namespace: "prod" },
+    spec: { podSelector: {}, policyTypes: [] },
+  });
+  assertEquals(q.ingress, []);
+  assertEquals(q.egress, undefined);
+});
