@@ -58,6 +58,26 @@ if (!config.featureGates.FlowExporter) {
   log.info("featureGates.FlowExporter is false: nothing to do");
   Deno.exit(0);
 }
+// Read before anything is opened, so that an unreadable file is a configuration error.
+const tlsFiles: Record<"caFile" | "certFile" | "keyFile", string | undefined> = {
+  caFile: undefined,
+  certFile: undefined,
+  keyFile: undefined,
+};
+for (const key of ["caFile", "certFile", "keyFile"] as const) {
+  const path = config.tls[key];
+  if (path === undefined) continue;
+  try {
+    tlsFiles[key] = Deno.readTextFileSync(path);
+  } catch (e) {
+    console.error(
+      `Invalid configuration ${flags.config}: tls.${key}: cannot read ${path}: ${
+        (e as Error).message
+      }`,
+    );
+    Deno.exit(2);
+  }
+}
 
 const cache = new ClusterCache({ logger: createLogger("k8s") });
 const stops: (() => Promise<void> | void)[] = [];
@@ -83,10 +103,7 @@ try {
   Deno.exit(1);
 }
 const zones = config.conntrackZones;
-const readFile = (p: string | undefined) => p === undefined ? undefined : Deno.readTextFileSync(p);
-const ca = readFile(config.tls.caFile);
-const cert = readFile(config.tls.certFile);
-const key = readFile(config.tls.keyFile);
+const { caFile: ca, certFile: cert, keyFile: key } = tlsFiles;
 const agent = new FlowExporterAgent({
   nodeName: config.nodeName,
   source: {
