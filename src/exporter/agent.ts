@@ -28,6 +28,9 @@ import {
 } from "./flow_record.ts";
 import { fnv1_32 } from "./fnv.ts";
 
+/** How long after a connection is first seen an unknown endpoint may still turn out to be a pod. */
+const RECLASSIFY_WINDOW_MS = 120_000;
+
 /** Where connections come from: kernel conntrack, or a simulated cluster. */
 export interface ConnectionSource {
   /** Every connection tracked now. Throws when the poll fails; the next poll retries. */
@@ -167,6 +170,13 @@ export class FlowExporterAgent {
       // first connections): classify the declined entries again.
       this.#clusterGeneration = generation;
       this.store.forgetIgnored();
+      // Likewise for the remote end of young tracked connections: a pod on another node whose
+      // IP was unknown when the connection was first seen (it was taken for an external
+      // address). A pod's IP is known within seconds; older unknown ends are external.
+      this.store.reclassify((c) =>
+        now - c.firstSeenMs < RECLASSIFY_WINDOW_MS &&
+        (c.meta.sourcePod === undefined || c.meta.destinationPod === undefined)
+      );
     }
     this.store.update(list, now);
     for (const item of this.store.due(now)) {

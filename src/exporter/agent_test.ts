@@ -193,3 +193,45 @@ Deno.test("agent: a connection seen before its pod is known is exported once the
     await collector.close();
   }
 });
+
+Deno.test("agent: a remote pod learned later is attributed in the next exports", async () => {
+  const pods = new Map<string, { namespace: string; name: string; nodeName: string }>([
+    ["10.10.0.7", { namespace: "shop", name: "web-0", nodeName: "node-a" }],
+  ]);
+  const knowledge = {
+    generation: 0,
+    podByIP: (ip: string) => pods.get(ip),
+    serviceByClusterIP: () => undefined,
+    // No pod CIDRs: an unknown address looks external.
+    isPodCIDR: () => false,
+  };
+  const collector = new CollectingProcess({
+    address: "127.0.0.1:0:tcp",
+    logger: silentLogger,
+    onMessage: () => {},
+  });
+  await collector.listen();
+  let now = 1_800_000_000_000;
+  const agent = new FlowExporterAgent({
+    nodeName: "node-a",
+    source: { poll: () => [entry({ src: "10.10.0.7", dst: "10.20.0.9", packets: 1 })] },
+    cluster: knowledge,
+    exporter: { address: `127.0.0.1:${collector.port}:tcp`, logger: silentLogger },
+    clock: () => now,
+    logger: silentLogger,
+  });
+  try {
+    await agent.pollOnce();
+    const conn = () => agent.store.connections().next().value!;
+    assertEquals([conn().meta.flowType, conn().meta.destinationPod?.name], [3, undefined]);
+    // The watch delivers the remote pod.
+    pods.set("10.20.0.9", { namespace: "shop", name: "db-0", nodeName: "node-b" });
+    knowledge.generation++;
+    now += 5_000;
+    await agent.pollOnce();
+    assertEquals([conn().meta.flowType, conn().meta.destinationPod?.name], [2, "db-0"]);
+  } finally {
+    await agent.close();
+    await collector.close();
+  }
+});

@@ -41,8 +41,8 @@ export interface Connection<M> {
   readonly key: string;
   /** The latest conntrack entry. */
   entry: ConnEntry;
-  /** What the classifier said about it when it was first seen. */
-  readonly meta: M;
+  /** What the classifier says about it: when first seen, and after {@link ConnectionStore.reclassify}. */
+  meta: M;
   readonly firstSeenMs: number;
   lastActivityMs: number;
   lastExportMs: number;
@@ -193,6 +193,24 @@ export class ConnectionStore<M> {
    */
   forgetIgnored(): void {
     this.#ignored = new Map();
+  }
+
+  /**
+   * Classifies again the tracked connections `retry` picks (say, those with an endpoint the
+   * classifier did not know), keeping what it said before when it now declines one. Returns how
+   * many changed.
+   */
+  reclassify(retry: (conn: Connection<M>) => boolean): number {
+    let changed = 0;
+    for (const c of this.#conns.values()) {
+      if (c.state === "done" || !retry(c)) continue;
+      const meta = this.#classify(c.entry);
+      if (meta !== undefined) {
+        c.meta = meta;
+        changed++;
+      }
+    }
+    return changed;
   }
 
   /** When the next connection is due, ms (Infinity when none). */
