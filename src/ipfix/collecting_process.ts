@@ -132,7 +132,10 @@ export class CollectingProcess {
   readonly #opts: CollectingProcessOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
-  readonly #sequences = new Map<string, Sequence>();
+  /** Sequence state per session, then per observation domain. */
+  readonly #sequences = new Map<SessionKey, Map<number, Sequence>>();
+  /** Session key of each UDP source address (the receiver hands out the same strings). */
+  readonly #udpKeys = new Map<string, string>();
   #listener: Deno.Listener | null = null;
   #udp: UdpReceiver | null = null;
   #tlsServer: TlsServer | null = null;
@@ -234,8 +237,7 @@ export class CollectingProcess {
     if (!this.sessions.delete(key)) return;
     this.stats.activeSessions--;
     this.cache.closeSession(key);
-    const prefix = `${key}|`;
-    for (const k of this.#sequences.keys()) if (k.startsWith(prefix)) this.#sequences.delete(k);
+    this.#sequences.delete(key);
   }
 
   async #accept(listener: Deno.Listener, protocol: "tls" | "tcp"): Promise<void> {
@@ -372,7 +374,11 @@ export class CollectingProcess {
         if (batch.length === 0) break;
         if (udp.drops !== undefined) this.stats.udpBufferDrops = udp.drops;
         for (const { data, address } of batch) {
-          const key = `udp:${address}`;
+          let key = this.#udpKeys.get(address);
+          if (key === undefined) {
+            if (this.#udpKeys.size >= 65536) this.#udpKeys.clear();
+            this.#udpKeys.set(address, key = `udp:${address}`);
+          }
           if (!this.sessions.has(key)) this.#openSession(address, "udp");
           const err = this.#handle(data, key, address, "udp");
           if (err) this.#malformed(key, address, err, true);
@@ -408,7 +414,7 @@ export class CollectingProcess {
       msg = decodeMessage(bytes, this.cache, {
         session,
         templateLifetimeMs: protocol === "udp" ? UDP_TEMPLATE_LIFETIME_MS : Infinity,
-        ...(this.#opts.registry ? { registry: this.#opts.registry } : {}),
+        registry: this.#opts.registry,
       });
       if (protocol === "udp" && msg.length !== bytes.length) {
         return `datagram of ${bytes.length} octets holds a message of ${msg.length}`;
@@ -436,12 +442,13 @@ export class CollectingProcess {
 
   /** Sequence numbers count the data records sent before a message. RFC 7011 §3.1 */
   #checkSequence(session: SessionKey, msg: DecodedMessage, s: SessionStats): void {
-    const k = `${session}|${msg.observationDomainId}`;
-    const seq = this.#sequences.get(k);
+    let domains = this.#sequences.get(session);
+    if (domains === undefined) this.#sequences.set(session, domains = new Map());
+    const seq = domains.get(msg.observationDomainId);
     const next = (msg.sequenceNumber + msg.recordCount) >>> 0;
     const resync = msg.unknownSets.length > 0;
     if (!seq) {
-      this.#sequences.set(k, { expected: next, resync });
+      domains.set(msg.observationDomainId, { expected: next, resync });
       return;
     }
     if (!seq.resync && msg.sequenceNumber !== seq.expected) {
