@@ -147,11 +147,17 @@ const slabView = new DataView(slab.buffer);
 function slotHolds(idx: number, dv: DataView, o: number, len: number): boolean {
   if (slabLengths[idx] !== len) return false;
   const base = idx * MAX_CACHED_LENGTH;
-  let i = 0;
-  for (; i + 4 <= len; i += 4) {
+  if (len < 4) {
+    for (let i = 0; i < len; i++) if (slab[base + i] !== dv.getUint8(o + i)) return false;
+    return true;
+  }
+  // The last word first (it overlaps the others when the length is not a multiple of four):
+  // names that share a prefix differ at their end.
+  const last = len - 4;
+  if (slabView.getUint32(base + last) !== dv.getUint32(o + last)) return false;
+  for (let i = 0; i < last; i += 4) {
     if (slabView.getUint32(base + i) !== dv.getUint32(o + i)) return false;
   }
-  for (; i < len; i++) if (slab[base + i] !== dv.getUint8(o + i)) return false;
   return true;
 }
 
