@@ -1,6 +1,7 @@
 /**
  * `deno task flowctl`: reads the flow aggregator's API, as antctl's Flow Aggregator commands do:
- * `get flowrecords` (the cached flow records, filtered by 5-tuple fields) and `get recordmetrics`.
+ * `get flowrecords` (the cached flow records, filtered by 5-tuple fields) and `get recordmetrics`,
+ * and beyond antctl `get flows`: the stored flows (the aggregator's embedded store or ClickHouse).
  *
  * Exit codes: 0 done, 1 the server could not be reached or answered with an error, 2 bad usage.
  *
@@ -15,11 +16,15 @@ import {
   DEFAULT_API_URL,
   FLOW_RECORD_PARAMETERS,
   flowRecordsTable,
+  flowsTable,
   parseApiUrl,
+  parseFlowQuery,
   parseFlowRecordQuery,
   QueryParameterError,
   recordMetricsTable,
 } from "../src/api/mod.ts";
+import { parseDuration } from "../src/config/mod.ts";
+import type { FlowQuery } from "../src/store/mod.ts";
 import { parseFlags, readFlagFile } from "./_cli.ts";
 
 const COMMON = `  -o, --output FORMAT  table, json or yaml (default table)
@@ -31,22 +36,25 @@ const COMMON = `  -o, --output FORMAT  table, json or yaml (default table)
 const USAGE = `Usage: deno task flowctl get flowrecords [--srcip IP] [--dstip IP] [--proto P]
                                       [--srcport N] [--dstport N] [-o table|json|yaml]
        deno task flowctl get recordmetrics [-o table|json|yaml]
+       deno task flowctl get flows [filters] [--since D] [--limit N] [-o table|json|yaml]
 
 Reads the flow aggregator's API (like antctl's Flow Aggregator commands).
 
 Commands:
   get flowrecords     the flow records the aggregator holds now, optionally filtered
   get recordmetrics   counters of the records received, exported and dropped
+  get flows           the stored flows (embedded store or ClickHouse), newest first
 
 Run "deno task flowctl get <resource> --help" for the flags of each.
 
 Exit codes: 0 done, 1 the server is unreachable or answered with an error, 2 bad usage.`;
 
-const GET_USAGE = `Usage: deno task flowctl get flowrecords|recordmetrics [flags]
+const GET_USAGE = `Usage: deno task flowctl get flowrecords|recordmetrics|flows [flags]
 
 Resources:
   flowrecords     the flow records the aggregator holds now, optionally filtered
   recordmetrics   counters of the records received, exported and dropped
+  flows           the stored flows (embedded store or ClickHouse), newest first
 
 Run "deno task flowctl get <resource> --help" for the flags of each.`;
 
@@ -75,6 +83,40 @@ Prints the aggregator's record counters: records exported, received and dropped,
 agents connected, and which sinks are on.
 
 ${COMMON}`;
+
+const FLOWS_USAGE =
+  `Usage: deno task flowctl get flows [--srcip IP] [--dstip IP] [--proto P] [--srcport N]
+                                [--dstport N] [--src-ns NS] [--src-pod POD] [--dst-ns NS]
+                                [--dst-pod POD] [--since D] [--until D] [--limit N]
+                                [-o table|json|yaml]
+
+Prints the flow records the aggregator stored (its embedded store, or ClickHouse), newest first:
+one row per export of a flow, with that export's counters. Each given filter must match.
+
+  --srcip, --dstip, --proto, --srcport, --dstport   as for get flowrecords
+  --src-ns NS, --src-pod POD   source pod's namespace and name
+  --dst-ns NS, --dst-pod POD   destination pod's namespace and name
+  --since D            flows that ended at most D ago (Go duration: 30s, 10m, 2h) or at or after
+                       a Unix time in seconds
+  --until D            flows that ended more than D ago, or before a Unix time in seconds
+  --limit N            at most N rows, 1-100000 (default 1000)
+${COMMON}
+
+Table columns: END SRC_IP DST_IP SPORT DPORT PROTO SRC_NS SRC_POD DST_NS DST_POD SERVICE BYTES
+REV_BYTES (BYTES and REV_BYTES: octets of that export). json and yaml print every column.
+
+Example: deno task flowctl get flows --dst-ns shop --since 1h --limit 20`;
+
+/** flowctl's flags of \`get flows\` and the query parameters they set. */
+const FLOWS_FLAGS: Record<string, keyof FlowQuery> = {
+  "src-ns": "sourcePodNamespace",
+  "src-pod": "sourcePodName",
+  "dst-ns": "destinationPodNamespace",
+  "dst-pod": "destinationPodName",
+  since: "since",
+  until: "until",
+  limit: "limit",
+};
 
 const OUTPUTS = ["table", "json", "yaml"] as const;
 type Output = typeof OUTPUTS[number];
@@ -129,31 +171,46 @@ if (words.length === 1) {
     console.log(GET_USAGE);
     Deno.exit(0);
   }
-  usageError("Missing resource: flowrecords or recordmetrics", GET_USAGE);
+  usageError("Missing resource: flowrecords, recordmetrics or flows", GET_USAGE);
 }
 const resource = words[1]!;
-if (resource !== "flowrecords" && resource !== "recordmetrics") {
-  usageError(`Unknown resource "${resource}": expected flowrecords or recordmetrics`, GET_USAGE);
+if (resource !== "flowrecords" && resource !== "recordmetrics" && resource !== "flows") {
+  usageError(
+    `Unknown resource "${resource}": expected flowrecords, recordmetrics or flows`,
+    GET_USAGE,
+  );
 }
-const usage = resource === "flowrecords" ? FLOWRECORDS_USAGE : RECORDMETRICS_USAGE;
+const usage = resource === "flowrecords"
+  ? FLOWRECORDS_USAGE
+  : resource === "flows"
+  ? FLOWS_USAGE
+  : RECORDMETRICS_USAGE;
 if (words.length > 2) usageError(`Unexpected argument "${words[2]}"`, usage);
 
 // node:util's parseArgs keeps the last of a repeated flag; a repeat is more likely a mistake.
-for (const name of ["output", "server", "ca", ...FLOW_RECORD_PARAMETERS]) {
+for (
+  const name of ["output", "server", "ca", ...FLOW_RECORD_PARAMETERS, ...Object.keys(FLOWS_FLAGS)]
+) {
   const given = rest.filter((a) =>
     a === `--${name}` || a.startsWith(`--${name}=`) || (name === "output" && /^-o/.test(a))
   );
   if (given.length > 1) usageError(`--${name} is given ${given.length} times`, usage);
 }
 
+const TUPLE_FLAGS = {
+  srcip: { type: "string" },
+  dstip: { type: "string" },
+  proto: { type: "string" },
+  srcport: { type: "string" },
+  dstport: { type: "string" },
+} as const;
 const flags = resource === "flowrecords"
+  ? parseFlags(usage, { ...COMMON_FLAGS, ...TUPLE_FLAGS }, rest)
+  : resource === "flows"
   ? parseFlags(usage, {
     ...COMMON_FLAGS,
-    srcip: { type: "string" },
-    dstip: { type: "string" },
-    proto: { type: "string" },
-    srcport: { type: "string" },
-    dstport: { type: "string" },
+    ...TUPLE_FLAGS,
+    ...Object.fromEntries(Object.keys(FLOWS_FLAGS).map((k) => [k, { type: "string" }] as const)),
   }, rest)
   : parseFlags(usage, COMMON_FLAGS, rest);
 
@@ -195,7 +252,46 @@ function filterFlags() {
   }
 }
 
+/** A time flag: a Go duration ago, or Unix seconds. */
+function timeFlag(name: string, value: string): string {
+  if (/^[0-9]+$/.test(value)) return value;
+  try {
+    return String(Math.floor((Date.now() - parseDuration(value)) / 1000));
+  } catch (e) {
+    usageError(`Invalid --${name} "${value}": ${(e as Error).message}`, usage);
+  }
+}
+
+/** The stored-flows query the flags ask for, validated as the server validates it. */
+function flowQueryFlags(): FlowQuery {
+  const params = new URLSearchParams(filterToParams());
+  for (const [flag, param] of Object.entries(FLOWS_FLAGS)) {
+    const value = flags[flag] as string | undefined;
+    if (value === undefined) continue;
+    if (value === "") usageError(`Empty --${flag}`, usage);
+    params.set(param, flag === "since" || flag === "until" ? timeFlag(flag, value) : value);
+  }
+  try {
+    return parseFlowQuery(params.toString());
+  } catch (e) {
+    if (!(e instanceof QueryParameterError)) throw e;
+    const flag = Object.entries(FLOWS_FLAGS).find(([, p]) => p === e.parameter)?.[0] ??
+      e.parameter ?? "";
+    usageError(e.message.replace(new RegExp(`\\b${e.parameter}\\b`), `--${flag}`), usage);
+  }
+}
+
+function filterToParams(): string {
+  const params = new URLSearchParams();
+  for (const name of FLOW_RECORD_PARAMETERS) {
+    const value = flags[name] as string | undefined;
+    if (value !== undefined) params.set(name, value);
+  }
+  return filterFlags() === undefined ? "" : params.toString();
+}
+
 const filter = resource === "flowrecords" ? filterFlags() : {};
+const flowQuery = resource === "flows" ? flowQueryFlags() : {};
 const ca = readFlagFile("--ca", flags.ca as string | undefined);
 let httpClient: Deno.HttpClient | undefined;
 if (ca !== undefined) {
@@ -234,6 +330,9 @@ try {
   if (resource === "flowrecords") {
     const rows = await api.flowRecords(filter);
     print(rows, () => flowRecordsTable(rows), output as Output);
+  } else if (resource === "flows") {
+    const rows = await api.flows(flowQuery);
+    print(rows, () => flowsTable(rows), output as Output);
   } else {
     const metrics = await api.recordMetrics();
     print(metrics, () => recordMetricsTable(metrics), output as Output);

@@ -69,6 +69,14 @@ Deno.test({
       const prom = await (await fetch(`${svc.api.url}/metrics`)).text();
       assertStringIncludes(prom, "flowvis_aggregator_records_received_total 6000");
 
+      // Export what is due ten minutes from now, let the store write it, and read it back
+      // through the API's stored flows.
+      await svc.aggregator.tick(Date.now() + 600_000);
+      await svc.aggregator.flush();
+      const stored = await (await fetch(`${svc.api.url}/flows?limit=5&proto=tcp`)).json();
+      assertEquals(stored.items.length, 5);
+      assert(stored.items.every((r: { protocolIdentifier: number }) => r.protocolIdentifier === 6));
+
       await svc.stop();
       stopped = true;
       const m = svc.aggregator.recordMetrics();

@@ -209,8 +209,8 @@ Deno.test("flowctl: bad usage exits 2 and says what is wrong", async () => {
     [[], "Missing command"],
     [["--srcip", "10.0.0.1"], "Expected a command before --srcip"],
     [["list"], 'Unknown command "list": expected get'],
-    [["get"], "Missing resource: flowrecords or recordmetrics"],
-    [["get", "flows"], 'Unknown resource "flows"'],
+    [["get"], "Missing resource: flowrecords, recordmetrics or flows"],
+    [["get", "flow"], 'Unknown resource "flow"'],
     [["get", "flowrecords", "extra"], 'Unexpected argument "extra"'],
     [["get", "flowrecords", "--srcip", "10.0.0"], 'Invalid --srcip "10.0.0": expected an IPv4'],
     [["get", "flowrecords", "--dstip", "fe80::1%eth0"], "Invalid --dstip"],
@@ -303,4 +303,58 @@ Deno.test("flowctl: json and yaml output escape C1 controls and DEL, and still p
       assertEquals(back, [row]);
     }
   });
+});
+
+Deno.test("flowctl get flows: the stored flows, filtered, as a table, json and yaml", async () => {
+  const { SqliteStore } = await import("../src/store/sqlite/mod.ts");
+  const { emptyFlowRow } = await import("../src/store/mod.ts");
+  const { silentLogger } = await import("../src/log/mod.ts");
+  await using store = new SqliteStore({ path: ":memory:", logger: silentLogger });
+  const now = Math.floor(Date.now() / 1000);
+  store.write([1, 2, 3].map((i) => ({
+    ...emptyFlowRow(),
+    flowStartSeconds: now - 600,
+    flowEndSeconds: now - 100 * i,
+    sourceIP: "10.10.1.5",
+    destinationIP: "10.10.2.7",
+    sourceTransportPort: 40000 + i,
+    destinationTransportPort: 5432,
+    protocolIdentifier: 6,
+    sourcePodNamespace: "shop",
+    sourcePodName: "web-0",
+    destinationPodNamespace: "db",
+    destinationPodName: `pg-${i}`,
+    destinationServicePortName: "db/pg:sql",
+    octetDeltaCount: 1000 * i,
+    reverseOctetDeltaCount: 10 * i,
+  })));
+  await store.flush();
+  const server = serveApi(createApp({ aggregator: new MemoryAggregatorView(), store }), {
+    port: 0,
+  });
+  try {
+    const env = { FLOWCTL_SERVER: server.url };
+    const table = ok(await flowctl(["get", "flows", "--dst-ns", "db", "--since", "4m"], env));
+    const lines = table.trimEnd().split("\n");
+    assertEquals(lines.length, 3, table); // header, pg-1 (100 s ago), pg-2 (200 s ago)
+    assertStringIncludes(lines[0]!, "END");
+    assertStringIncludes(lines[0]!, "REV_BYTES");
+    assertStringIncludes(lines[1]!, "pg-1");
+    assertStringIncludes(lines[1]!, "db/pg:sql");
+    assertStringIncludes(lines[2]!, "pg-2");
+    const json = JSON.parse(ok(await flowctl(["get", "flows", "--limit", "1", "-o", "json"], env)));
+    assertEquals(json.map((r: FlowRow) => r.destinationPodName), ["pg-1"]);
+    const yaml = parseYaml(
+      ok(await flowctl(["get", "flows", "--src-pod", "web-0", "-o", "yaml"], env)),
+    );
+    assertEquals((yaml as FlowRow[]).length, 3);
+    const bad = await flowctl(["get", "flows", "--limit", "0"], env);
+    assertEquals(bad.code, 2);
+    assertStringIncludes(bad.stderr, "--limit");
+    const badSince = await flowctl(["get", "flows", "--since", "yesterday"], env);
+    assertEquals(badSince.code, 2);
+    assertStringIncludes(badSince.stderr, "--since");
+  } finally {
+    await server.shutdown();
+  }
 });

@@ -87,8 +87,9 @@ export async function startAggregatorService(
       });
       sinks.push(store);
     }
+    let chStore: ClickHouseStore | undefined;
     if (config.clickHouse.enable) {
-      const ch = new ClickHouseStore({
+      const ch = chStore = new ClickHouseStore({
         url: config.clickHouse.databaseURL,
         database: config.clickHouse.database,
         username: config.clickHouse.username,
@@ -143,12 +144,16 @@ export async function startAggregatorService(
       );
     }
     const abort = new AbortController();
-    const api = serveApi(createApp({ aggregator, logger: logOf("api") }), {
-      hostname: config.apiServer.bindAddress,
-      port: config.apiServer.apiPort,
-      signal: abort.signal,
-      logger: logOf("api"),
-    });
+    const history = store ?? chStore;
+    const api = serveApi(
+      createApp({ aggregator, logger: logOf("api"), ...(history ? { store: history } : {}) }),
+      {
+        hostname: config.apiServer.bindAddress,
+        port: config.apiServer.apiPort,
+        signal: abort.signal,
+        logger: logOf("api"),
+      },
+    );
     stops.push(async () => {
       abort.abort();
       await api.finished;

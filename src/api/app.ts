@@ -9,6 +9,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { HTTPException } from "hono/http-exception";
 import { silentLogger } from "../log/mod.ts";
 import { flowRecordsRoutes } from "./flow_records.ts";
+import { flowsRoutes } from "./flows.ts";
 import { QueryParameterError } from "./flow_record_query.ts";
 import { healthzRoutes } from "./healthz.ts";
 import { prometheusRoutes } from "./prometheus.ts";
@@ -20,6 +21,8 @@ import type { ApiDeps, ErrorResponse } from "./types.ts";
  *
  * - `/flowrecords?srcip=&dstip=&proto=&srcport=&dstport=` → {@link FlowRecordsResponse}
  *   (`{"items":[FlowRow, …]}`); a bad parameter gets 400 with `parameter` naming it
+ * - `/flows?srcip=&…&sourcePodNamespace=&…&since=&until=&limit=` → `{"items":[StoredFlowRow, …]}`:
+ *   the stored flows, newest first (503 without a store)
  * - `/recordmetrics` → {@link RecordMetrics}
  * - `/metrics` → Prometheus text
  * - `/healthz` → {@link HealthzResponse}, 200 or 503
@@ -38,6 +41,7 @@ export function createApp(deps: ApiDeps): Hono {
   const log = deps.logger ?? silentLogger;
   const app = new Hono();
   app.route("/flowrecords", flowRecordsRoutes(deps.aggregator));
+  app.route("/flows", flowsRoutes(deps.store));
   app.route("/recordmetrics", recordMetricsRoutes(deps.aggregator));
   app.route("/metrics", prometheusRoutes(deps.aggregator));
   app.route("/healthz", healthzRoutes(deps.aggregator));

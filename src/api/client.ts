@@ -6,7 +6,8 @@
  */
 
 import type { FlowRecordFilter, RecordMetrics } from "../aggregator/types.ts";
-import type { FlowRow } from "../store/types.ts";
+import type { FlowQuery, FlowRow, StoredFlowRow } from "../store/types.ts";
+import { formatFlowQuery } from "./flow_query.ts";
 import { formatFlowRecordQuery } from "./flow_record_query.ts";
 import type { ErrorResponse, HealthzResponse } from "./types.ts";
 
@@ -126,6 +127,17 @@ export class ApiClient {
       throw new ApiResponseError(url, 200, "", `Unexpected answer from ${url}: no items array`);
     }
     return items as FlowRow[];
+  }
+
+  /** The stored flows that match `q`, newest first. */
+  async flows(q: FlowQuery = {}): Promise<StoredFlowRow[]> {
+    const query = formatFlowQuery(q);
+    const { url, body } = await this.#get(`flows${query ? `?${query}` : ""}`);
+    const items = (body as { items?: unknown } | null)?.items;
+    if (!Array.isArray(items)) {
+      throw new ApiResponseError(url, 200, "", `Unexpected answer from ${url}: no items array`);
+    }
+    return items as StoredFlowRow[];
   }
 
   /** The aggregator's record counters. */

@@ -28,6 +28,14 @@
 
 export { createApp } from "./app.ts";
 export {
+  DEFAULT_FLOWS_LIMIT,
+  FLOW_PARAMETERS,
+  formatFlowQuery,
+  MAX_FLOWS_LIMIT,
+  parseFlowQuery,
+} from "./flow_query.ts";
+export { type FlowHistory, type FlowsResponse, flowsRoutes } from "./flows.ts";
+export {
   ApiClient,
   type ApiClientOptions,
   ApiResponseError,
@@ -49,6 +57,8 @@ export { type ApiServer, serveApi, type ServeApiOptions } from "./serve.ts";
 export {
   FLOW_RECORDS_COLUMNS,
   flowRecordsTable,
+  FLOWS_COLUMNS,
+  flowsTable,
   formatTable,
   RECORD_METRICS_COLUMNS,
   recordMetricsTable,

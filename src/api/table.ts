@@ -92,6 +92,53 @@ export function flowRecordsTable(rows: readonly FlowRow[]): string {
   );
 }
 
+/** Columns of the stored flows table (`flowctl get flows`). */
+export const FLOWS_COLUMNS = [
+  "END",
+  "SRC_IP",
+  "DST_IP",
+  "SPORT",
+  "DPORT",
+  "PROTO",
+  "SRC_NS",
+  "SRC_POD",
+  "DST_NS",
+  "DST_POD",
+  "SERVICE",
+  "BYTES",
+  "REV_BYTES",
+] as const;
+
+/**
+ * The stored flows table: when each record ended (UTC), its 5-tuple, pods, Service, and the
+ * octets of that record (its deltas).
+ *
+ * @example
+ * ```ts
+ * flowsTable(rows); // "END                   SRC_IP  …\n2026-11-26T15:04:05Z  10.10.1.5 …"
+ * ```
+ */
+export function flowsTable(rows: readonly FlowRow[]): string {
+  return formatTable(
+    FLOWS_COLUMNS,
+    rows.map((r) => [
+      new Date(r.flowEndSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      r.sourceIP,
+      r.destinationIP,
+      r.sourceTransportPort,
+      r.destinationTransportPort,
+      r.protocolIdentifier,
+      r.sourcePodNamespace,
+      r.sourcePodName,
+      r.destinationPodNamespace,
+      r.destinationPodName,
+      r.destinationServicePortName,
+      r.octetDeltaCount,
+      r.reverseOctetDeltaCount,
+    ]),
+  );
+}
+
 /**
  * The record metrics table: one line of counters and sink flags.
  *

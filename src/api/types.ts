@@ -7,10 +7,13 @@
 import type { AggregatorView, HealthCheck } from "../aggregator/types.ts";
 import type { Logger } from "../log/mod.ts";
 import type { FlowRow } from "../store/types.ts";
+import type { FlowHistory } from "./flows.ts";
 
 /** What {@link createApp} needs. */
 export interface ApiDeps {
   aggregator: AggregatorView;
+  /** The store behind `GET /flows` (the embedded store or ClickHouse); 503 there without one. */
+  store?: FlowHistory;
   /** Where failed requests are logged; silent by default. */
   logger?: Logger;
 }
