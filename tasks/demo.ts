@@ -135,6 +135,7 @@ console.log(
 Look at the flows:
   deno task flowctl get flowrecords --server ${api}          # flows being aggregated now
   deno task flowctl get flowrecords --server ${api} -o yaml  # every field
+  deno task flowctl get flows --server ${api} --since 5m      # flows stored so far
   deno task flowctl get recordmetrics --server ${api}
   curl ${api}/metrics
   sqlite3 ${dir}/flows.db "SELECT sourcePodName, destinationPodName, destinationServicePortName, octetDeltaCount FROM flows ORDER BY timeInserted DESC LIMIT 20"
