@@ -12,6 +12,8 @@ import {
   MAX_QUERY_LENGTH,
   parseFlowRecordQuery,
   QueryParameterError,
+  quote,
+  setParameter,
 } from "./flow_record_query.ts";
 
 /** Most rows one `GET /flows` returns. */
@@ -33,10 +35,6 @@ export const FLOW_PARAMETERS: readonly string[] = [...FIVE_TUPLE, ...NAMES, ...T
 
 /** A Kubernetes object name or namespace: lower-case alphanumerics, `-` and `.`. RFC 1123 */
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-function quote(text: string): string {
-  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
-}
 
 /**
  * Parses the query string of `GET /flows`: `srcip`, `dstip`, `proto`, `srcport`, `dstport` as
@@ -104,16 +102,7 @@ export function parseFlowQuery(query: string): FlowQuery {
       }
       parsed = Number(value);
     }
-    const earlier = out[name];
-    if (earlier !== undefined && earlier !== parsed) {
-      throw new QueryParameterError(
-        name,
-        `Parameter ${name} is given twice with different values: ${quote(String(earlier))} and ${
-          quote(String(parsed))
-        }`,
-      );
-    }
-    out[name] = parsed;
+    setParameter(out, name, parsed);
   }
   return { ...parseFlowRecordQuery(tuple.toString()), ...out } as FlowQuery;
 }

@@ -42,8 +42,30 @@ export class QueryParameterError extends TypeError {
   }
 }
 
+/**
+ * Sets `out[name]` to `value`; a parameter given again must mean the same.
+ *
+ * @throws {QueryParameterError} when `out[name]` already holds another value
+ */
+export function setParameter(
+  out: Record<string, string | number>,
+  name: string,
+  value: string | number,
+): void {
+  const earlier = out[name];
+  if (earlier !== undefined && earlier !== value) {
+    throw new QueryParameterError(
+      name,
+      `Parameter ${name} is given twice with different values: ${quote(String(earlier))} and ${
+        quote(String(value))
+      }`,
+    );
+  }
+  out[name] = value;
+}
+
 /** `text` for an error message: quoted, and cut to 64 characters. */
-function quote(text: string): string {
+export function quote(text: string): string {
   return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
 }
 
@@ -135,17 +157,7 @@ export function parseFlowRecordQuery(query: string): FlowRecordFilter {
       );
     }
     if (value === "") continue;
-    const parsed = parseValue(name, value);
-    const earlier = filter[name];
-    if (earlier !== undefined && earlier !== parsed) {
-      throw new QueryParameterError(
-        name,
-        `Parameter ${name} is given twice with different values: ${quote(String(earlier))} and ${
-          quote(String(parsed))
-        }`,
-      );
-    }
-    filter[name] = parsed;
+    setParameter(filter, name, parseValue(name, value));
   }
   return filter as FlowRecordFilter;
 }
