@@ -9,6 +9,7 @@ import { createLogger, type Logger } from "../log/mod.ts";
 import { type Endpoint, formatHostPort, parseAddress } from "./address.ts";
 import { type CompiledTemplate, compileTemplate } from "./compile.ts";
 import { MAX_MESSAGE_SIZE, MessageEncoder, udpMessageSize } from "./encoder.ts";
+import { Reconnector } from "./reconnect.ts";
 import { type Clock, type DataRecord, systemClock, type Template } from "./types.ts";
 
 /** Client side TLS settings. */
@@ -70,8 +71,6 @@ interface Item {
 }
 
 const BATCH = 4096;
-/** A connection that lasted this long resets the reconnect backoff. */
-const STABLE_CONNECTION_MS = 10_000;
 /** Wait after a TLS handshake for a late refusal of the client certificate. */
 const TLS_SETTLE_MS = 250;
 
@@ -129,8 +128,7 @@ export class ExportingProcess {
   #started = false;
   #closed = false;
   #everConnected = false;
-  #wake: (() => void) | null = null;
-  #disconnected: (() => void) | null = null;
+  readonly #reconnector: Reconnector;
   #refreshTimer: ReturnType<typeof setInterval> | undefined;
   #idle: (() => void)[] = [];
   #loop: Promise<void> | null = null;
@@ -165,6 +163,23 @@ export class ExportingProcess {
     if (!Number.isInteger(this.#bufferLimit) || this.#bufferLimit < 1) {
       throw new RangeError(`Invalid buffer limit ${this.#bufferLimit}`);
     }
+    this.#reconnector = new Reconnector({
+      initialBackoffMs: options.initialBackoffMs ?? 1000,
+      maxBackoffMs: options.maxBackoffMs ?? 30_000,
+      clock: this.#clock,
+      isClosed: () => this.#closed,
+      connect: () => this.#connect(),
+      disconnect: () => this.#dropConnection(),
+      onConnected: () => void this.#pump(),
+      onFailure: (error, retryInMs) => {
+        this.stats.connectFailures++;
+        this.#log.warn("Cannot connect to the collector", {
+          collector: this.address,
+          error,
+          retryInMs,
+        });
+      },
+    });
     for (const t of options.templates ?? []) this.addTemplate(t);
   }
 
@@ -213,7 +228,7 @@ export class ExportingProcess {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    this.#loop = this.#connectLoop();
+    this.#loop = this.#reconnector.run();
   }
 
   /** Resolves when every queued record has been written, or after `timeoutMs`; true if drained. */
@@ -252,54 +267,13 @@ export class ExportingProcess {
     this.#queue = [];
     this.#head = 0;
     this.stats.queued = 0;
-    this.#wake?.();
+    this.#reconnector.wake();
     this.#dropConnection();
     await this.#loop;
   }
 
   #connected(): boolean {
     return this.#conn !== null || this.#udp !== null;
-  }
-
-  async #connectLoop(): Promise<void> {
-    const initial = this.#opts.initialBackoffMs ?? 1000;
-    const max = this.#opts.maxBackoffMs ?? 30_000;
-    let backoff = initial;
-    while (!this.#closed) {
-      try {
-        await this.#connect();
-        const since = this.#clock();
-        const lost = new Promise<void>((resolve) => (this.#disconnected = resolve));
-        void this.#pump();
-        await lost;
-        // A connection that did not last is no reason to hammer the collector again.
-        if (this.#clock() - since >= STABLE_CONNECTION_MS) backoff = initial;
-      } catch (e) {
-        this.stats.connectFailures++;
-        this.#log.warn("Cannot connect to the collector", {
-          collector: this.address,
-          error: e,
-          retryInMs: backoff,
-        });
-      }
-      if (this.#closed) break;
-      await this.#sleep(backoff);
-      backoff = Math.min(backoff * 2, max);
-    }
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = null;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = null;
-        resolve();
-      };
-    });
   }
 
   async #connect(): Promise<void> {
@@ -384,8 +358,7 @@ export class ExportingProcess {
     this.#udp = null;
     this.#encoder = null;
     this.stats.connected = false;
-    this.#disconnected?.();
-    this.#disconnected = null;
+    this.#reconnector.lost();
   }
 
   async #write(bytes: Uint8Array): Promise<void> {

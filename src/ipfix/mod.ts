@@ -64,6 +64,7 @@ export {
   toJsonValue,
 } from "./json.ts";
 export { formatMessageText } from "./text.ts";
+export { Reconnector, type ReconnectorOptions } from "./reconnect.ts";
 export {
   type ExporterStats,
   ExportingProcess,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Endpoint, formatHostPort, parseAddress } from "../../ipfix/mod.ts";
+import { type Endpoint, formatHostPort, parseAddress, Reconnector } from "../../ipfix/mod.ts";
 import { createLogger, type Logger } from "../../log/mod.ts";
 import type { FlowRow, FlowSink, SinkStats } from "../../store/mod.ts";
 import { jsonDatagrams, MIN_JSON_DATAGRAM, rowToJson } from "./json_record.ts";
@@ -38,8 +38,6 @@ export interface JsonCollectorSinkOptions {
 
 /** Rows (or lines) written per TCP write. */
 const BATCH = 1024;
-/** A connection that lasted this long resets the reconnect backoff. */
-const STABLE_CONNECTION_MS = 10_000;
 /** Drops are logged at most this often. */
 const DROP_LOG_INTERVAL_MS = 10_000;
 
@@ -76,8 +74,6 @@ export class JsonCollectorSink implements FlowSink {
   readonly #clock: () => number;
   readonly #queueLimit: number;
   readonly #maxDatagram: number;
-  readonly #initialBackoff: number;
-  readonly #maxBackoff: number;
   readonly #flushTimeout: number;
   readonly #closeTimeout: number;
   #queue: Item[] = [];
@@ -89,8 +85,7 @@ export class JsonCollectorSink implements FlowSink {
   #closed = false;
   #closing: Promise<void> | null = null;
   #everConnected = false;
-  #wake: (() => void) | null = null;
-  #disconnected: (() => void) | null = null;
+  readonly #reconnector: Reconnector;
   #idle: (() => void)[] = [];
   #loop: Promise<void>;
   #lastDropLog = -Infinity;
@@ -122,11 +117,26 @@ export class JsonCollectorSink implements FlowSink {
         `Invalid datagram size ${this.#maxDatagram}: expected an integer from ${MIN_JSON_DATAGRAM} to ${MAX_UDP_PAYLOAD}`,
       );
     }
-    this.#initialBackoff = options.initialBackoffMs ?? 1000;
-    this.#maxBackoff = options.maxBackoffMs ?? 30_000;
     this.#flushTimeout = options.flushTimeoutMs ?? 30_000;
     this.#closeTimeout = options.closeTimeoutMs ?? 5_000;
-    this.#loop = this.#connectLoop();
+    this.#reconnector = new Reconnector({
+      initialBackoffMs: options.initialBackoffMs ?? 1000,
+      maxBackoffMs: options.maxBackoffMs ?? 30_000,
+      clock: this.#clock,
+      isClosed: () => this.#closed,
+      connect: () => this.#connect(),
+      disconnect: () => this.#dropConnection(),
+      onConnected: () => void this.#pump(),
+      onFailure: (error, retryInMs) => {
+        this.#failures++;
+        this.#log.warn("Cannot connect to the collector", {
+          collector: this.address,
+          error,
+          retryInMs,
+        });
+      },
+    });
+    this.#loop = this.#reconnector.run();
   }
 
   /** The collector as `host:port:protocol`. */
@@ -185,7 +195,7 @@ export class JsonCollectorSink implements FlowSink {
   async #close(): Promise<void> {
     await this.#drain(this.#closeTimeout);
     this.#closed = true;
-    this.#wake?.();
+    this.#reconnector.wake();
     // A write still under way fails now and puts its lines back: they are counted below.
     this.#dropConnection();
     await this.#loop;
@@ -234,49 +244,6 @@ export class JsonCollectorSink implements FlowSink {
 
   #connected(): boolean {
     return this.#conn !== null || this.#udp !== null;
-  }
-
-  async #connectLoop(): Promise<void> {
-    let backoff = this.#initialBackoff;
-    while (!this.#closed) {
-      try {
-        await this.#connect();
-        if (this.#closed) {
-          this.#dropConnection();
-          break;
-        }
-        const since = this.#clock();
-        const lost = new Promise<void>((resolve) => (this.#disconnected = resolve));
-        void this.#pump();
-        await lost;
-        // A connection that did not last is no reason to hammer the collector again.
-        if (this.#clock() - since >= STABLE_CONNECTION_MS) backoff = this.#initialBackoff;
-      } catch (e) {
-        this.#failures++;
-        this.#log.warn("Cannot connect to the collector", {
-          collector: this.address,
-          error: e,
-          retryInMs: backoff,
-        });
-      }
-      if (this.#closed) break;
-      await this.#sleep(backoff);
-      backoff = Math.min(backoff * 2, this.#maxBackoff);
-    }
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = null;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = null;
-        resolve();
-      };
-    });
   }
 
   async #connect(): Promise<void> {
@@ -329,8 +296,7 @@ export class JsonCollectorSink implements FlowSink {
     }
     this.#conn = null;
     this.#udp = null;
-    this.#disconnected?.();
-    this.#disconnected = null;
+    this.#reconnector.lost();
   }
 
   #pump(): Promise<void> {
