@@ -5,8 +5,8 @@
  */
 
 import {
+  aggregatorPki,
   type AggregatorService,
-  ensurePki,
   startAggregatorService,
   writeClientCertificate,
 } from "../src/aggregator/mod.ts";
@@ -62,11 +62,7 @@ if (flags["issue-client-cert"] !== undefined) {
     Deno.exit(2);
   }
   try {
-    const pki = await ensurePki({
-      dir: config.tls.dir,
-      serverNames: [...new Set([config.flowAggregatorAddress, "localhost", "127.0.0.1", "::1"])],
-      logger: log,
-    });
+    const pki = await aggregatorPki(config, log);
     const files = await writeClientCertificate(
       pki,
       flags["issue-client-cert"] as string,

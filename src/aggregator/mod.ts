@@ -40,6 +40,11 @@ export {
   SERVER_VALIDITY_DAYS,
   writeClientCertificate,
 } from "./pki.ts";
-export { type AggregatorService, type ServiceOptions, startAggregatorService } from "./service.ts";
+export {
+  aggregatorPki,
+  type AggregatorService,
+  type ServiceOptions,
+  startAggregatorService,
+} from "./service.ts";
 export type { AggregatorView, FlowRecordFilter, HealthCheck, RecordMetrics } from "./types.ts";
 export * from "./external/mod.ts";

@@ -166,6 +166,31 @@ export async function startAggregatorService(
   }
 }
 
+/**
+ * The aggregator's own CA and server certificate in `tls.dir`, created or loaded; the server
+ * certificate covers flowAggregatorAddress, loopback and `extraNames`. The service and
+ * `--issue-client-cert` both go through here, so that they agree on the names.
+ *
+ * @example
+ * ```ts
+ * // const pki = await aggregatorPki(parseAggregatorConfig(text), logger);
+ * // await writeClientCertificate(pki, "node-1", "agent-certs");
+ * ```
+ */
+export function aggregatorPki(
+  config: AggregatorConfig,
+  logger: Logger,
+  extraNames: readonly string[] = [],
+): Promise<Pki> {
+  return ensurePki({
+    dir: config.tls.dir,
+    serverNames: [
+      ...new Set([config.flowAggregatorAddress, "localhost", "127.0.0.1", "::1", ...extraNames]),
+    ],
+    logger,
+  });
+}
+
 /** The collecting process's TLS settings: configured files, or the aggregator's own CA. */
 async function tlsOf(
   config: AggregatorConfig,
@@ -186,13 +211,7 @@ async function tlsOf(
     const tls = { cert: read("certFile", certFile), key: read("keyFile", keyFile), ca };
     return { tls, pki: undefined };
   }
-  const pki = await ensurePki({
-    dir: config.tls.dir,
-    serverNames: [
-      ...new Set([config.flowAggregatorAddress, "localhost", "127.0.0.1", "::1", ...extraNames]),
-    ],
-    logger: log,
-  });
+  const pki = await aggregatorPki(config, log, extraNames);
   log.info("TLS: agents need a client certificate signed by the aggregator's CA", {
     ca: `${config.tls.dir}/ca.crt`,
   });
