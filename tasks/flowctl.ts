@@ -234,21 +234,34 @@ function envServer(): string | undefined {
   return v === "" ? undefined : v;
 }
 
-/** The filter the flags ask for, validated as the server validates it. */
-function filterFlags() {
+/** Query parameter of each query flag: the 5-tuple flags are named as their parameters. */
+const FLAG_PARAMETERS: Record<string, string> = {
+  ...Object.fromEntries(FLOW_RECORD_PARAMETERS.map((n) => [n, n])),
+  ...FLOWS_FLAGS,
+};
+
+/**
+ * The query the given flags (of `FLAG_PARAMETERS`) ask for, parsed as the server parses it; a
+ * bad value is a usage error that names its flag.
+ */
+function queryFlags<T>(names: readonly string[], parse: (query: string) => T): T {
   const params = new URLSearchParams();
-  for (const name of FLOW_RECORD_PARAMETERS) {
-    const value = flags[name] as string | undefined;
+  for (const flag of names) {
+    const value = flags[flag] as string | undefined;
     if (value === undefined) continue;
-    if (value === "") usageError(`Empty --${name}`, usage);
-    params.set(name, value);
+    if (value === "") usageError(`Empty --${flag}`, usage);
+    params.set(
+      FLAG_PARAMETERS[flag]!,
+      flag === "since" || flag === "until" ? timeFlag(flag, value) : value,
+    );
   }
   try {
-    return parseFlowRecordQuery(params.toString());
+    return parse(params.toString());
   } catch (e) {
     if (!(e instanceof QueryParameterError)) throw e;
-    const name = e.parameter ?? "";
-    usageError(e.message.replace(new RegExp(`\\b${name}\\b`), `--${name}`), usage);
+    const param = e.parameter ?? "";
+    const flag = names.find((f) => FLAG_PARAMETERS[f] === param) ?? param;
+    usageError(e.message.replace(new RegExp(`\\b${param}\\b`), `--${flag}`), usage);
   }
 }
 
@@ -262,36 +275,12 @@ function timeFlag(name: string, value: string): string {
   }
 }
 
-/** The stored-flows query the flags ask for, validated as the server validates it. */
-function flowQueryFlags(): FlowQuery {
-  const params = new URLSearchParams(filterToParams());
-  for (const [flag, param] of Object.entries(FLOWS_FLAGS)) {
-    const value = flags[flag] as string | undefined;
-    if (value === undefined) continue;
-    if (value === "") usageError(`Empty --${flag}`, usage);
-    params.set(param, flag === "since" || flag === "until" ? timeFlag(flag, value) : value);
-  }
-  try {
-    return parseFlowQuery(params.toString());
-  } catch (e) {
-    if (!(e instanceof QueryParameterError)) throw e;
-    const flag = Object.entries(FLOWS_FLAGS).find(([, p]) => p === e.parameter)?.[0] ??
-      e.parameter ?? "";
-    usageError(e.message.replace(new RegExp(`\\b${e.parameter}\\b`), `--${flag}`), usage);
-  }
-}
-
-function filterToParams(): string {
-  const params = new URLSearchParams();
-  for (const name of FLOW_RECORD_PARAMETERS) {
-    const value = flags[name] as string | undefined;
-    if (value !== undefined) params.set(name, value);
-  }
-  return filterFlags() === undefined ? "" : params.toString();
-}
-
-const filter = resource === "flowrecords" ? filterFlags() : {};
-const flowQuery = resource === "flows" ? flowQueryFlags() : {};
+const filter = resource === "flowrecords"
+  ? queryFlags(FLOW_RECORD_PARAMETERS, parseFlowRecordQuery)
+  : {};
+const flowQuery: FlowQuery = resource === "flows"
+  ? queryFlags(Object.keys(FLAG_PARAMETERS), parseFlowQuery)
+  : {};
 const ca = readFlagFile("--ca", flags.ca as string | undefined);
 let httpClient: Deno.HttpClient | undefined;
 if (ca !== undefined) {
