@@ -1,6 +1,6 @@
 /**
  * The ClickHouse store: flow rows to a ClickHouse server's `flows` table over HTTP, batched as
- * TabSeparated, spooled to disk while the server is away, queried back.
+ * RowBinary, spooled to disk while the server is away, queried back.
  *
  * @example
  * ```ts
@@ -21,4 +21,5 @@ export {
   type ClickHouseStoreOptions,
 } from "./store.ts";
 export { createTableSql, quoteString, selectSql } from "./sql.ts";
+export { encodeRowBinary } from "./rowbinary.ts";
 export { encodeTsv, escapeTsv } from "./tsv.ts";

@@ -1,6 +1,6 @@
 /**
  * The ClickHouse sink and store: rows go to the `flows` table of a ClickHouse server over HTTP
- * (`@clickhouse/client-web`), in TabSeparated batches, without loss while the server is away.
+ * (`@clickhouse/client-web`), in RowBinary batches, without loss while the server is away.
  *
  * `write()` encodes rows into a bounded in-memory queue and returns. A loop commits the queue
  * every `commitIntervalMs` (sooner when half of the queue is full); a batch the server does not
@@ -37,7 +37,8 @@ import {
   selectSql,
   TABLE,
 } from "./sql.ts";
-import { encodeTsv, INSERT_COLUMNS } from "./tsv.ts";
+import { encodeRowBinary } from "./rowbinary.ts";
+import { INSERT_COLUMNS } from "./tsv.ts";
 
 /** Options of {@link ClickHouseStore}. */
 export interface ClickHouseStoreOptions {
@@ -90,10 +91,10 @@ export interface ClickHouseStats extends SinkStats {
   down: boolean;
 }
 
-/** One batch that failed at least once, waiting in memory for a retry. */
+/** One batch taken from the queue, waiting to be sent (again). */
 interface Batch {
-  /** TabSeparated lines. */
-  text: string;
+  /** RowBinary rows. */
+  data: Uint8Array;
   rows: number;
   attempts: number;
 }
@@ -118,8 +119,8 @@ export function clickHouseErrorCode(err: unknown): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-const INSERT_HEAD = (db: string) =>
-  `INSERT INTO ${db}.${TABLE} (${INSERT_COLUMNS}) FORMAT TabSeparated\n`;
+const INSERT_QUERY = (db: string) =>
+  `INSERT INTO ${db}.${TABLE} (${INSERT_COLUMNS}) FORMAT RowBinary`;
 
 /** Columns read back as numbers. */
 const NUMERIC = new Set<string>([
@@ -127,24 +128,40 @@ const NUMERIC = new Set<string>([
   ...FLOW_COLUMNS.filter((c) => c.type !== "String").map((c) => c.name),
 ]);
 
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
-
 /**
- * A `fetch` that gzips request bodies of 1 KiB or more (ClickHouse reads `Content-Encoding:
- * gzip` bodies, 18.16 included).
+ * The `fetch` the web client calls. The client sends a statement as a text body and cannot carry
+ * binary data, so an INSERT is sent as a statement with a `query_id` found in `payloads`: the
+ * statement moves to the URL's `query` parameter and the body becomes the batch's RowBinary
+ * octets (the server reads the statement from the URL and the data from the body). With
+ * `compress`, bodies of 1 KiB or more are gzipped (ClickHouse reads `Content-Encoding: gzip`
+ * bodies, 18.16 included; the web client itself sends bodies uncompressed).
  */
-function gzipFetch(): typeof fetch {
+function storeFetch(payloads: Map<string, Uint8Array>, compress: boolean): typeof fetch {
   return async (input, init) => {
-    const body = init?.body;
-    if (typeof body === "string" && body.length >= 1024) {
-      const stream = new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"));
-      const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
-      const headers = new Headers(init!.headers);
-      headers.set("Content-Encoding", "gzip");
-      return fetch(input, { ...init, body: bytes, headers });
+    let body = init?.body;
+    if (typeof input === "string" || input instanceof URL) {
+      const url = new URL(input);
+      const id = url.searchParams.get("query_id");
+      const data = id === null ? undefined : payloads.get(id);
+      if (data !== undefined && typeof body === "string") {
+        url.searchParams.set("query", body);
+        input = url;
+        body = data as Uint8Array<ArrayBuffer>;
+      }
     }
-    return fetch(input, init);
+    if (compress && body != null && (typeof body === "string" || body instanceof Uint8Array)) {
+      const size = typeof body === "string" ? body.length : body.length;
+      if (size >= 1024) {
+        const stream = new Blob([body as BlobPart]).stream().pipeThrough(
+          new CompressionStream("gzip"),
+        );
+        body = new Uint8Array(await new Response(stream).arrayBuffer());
+        const headers = new Headers(init!.headers);
+        headers.set("Content-Encoding", "gzip");
+        return fetch(input, { ...init, body, headers });
+      }
+    }
+    return fetch(input, { ...init, body });
   };
 }
 
@@ -191,7 +208,9 @@ export class ClickHouseStore implements FlowStore {
   #client: ClickHouseClient;
   #log: Logger;
   #clock: Clock;
-  #insertHead: string;
+  #insertQuery: string;
+  /** RowBinary bodies of the INSERTs in flight, by query id (see storeFetch). */
+  readonly #payloads = new Map<string, Uint8Array>();
   #interval: number;
   #queueLimit: number;
   #maxBatchRows: number;
@@ -204,7 +223,7 @@ export class ClickHouseStore implements FlowStore {
   #retryBase: number;
   #retryMax: number;
 
-  #queue: { text: string; rows: number }[] = [];
+  #queue: { data: Uint8Array; rows: number }[] = [];
   #queueRows = 0;
   #held: Batch[] = [];
   #heldRows = 0;
@@ -234,7 +253,7 @@ export class ClickHouseStore implements FlowStore {
     this.database = checkDatabaseName(options.database ?? "default");
     this.#log = options.logger ?? silentLogger;
     this.#clock = options.clock ?? Date.now;
-    this.#insertHead = INSERT_HEAD(this.database);
+    this.#insertQuery = INSERT_QUERY(this.database);
     this.#interval = positive("commitIntervalMs", options.commitIntervalMs, 8000);
     this.#queueLimit = positive("queueLimit", options.queueLimit, 200_000);
     this.#maxBatchRows = positive("maxBatchRows", options.maxBatchRows, 50_000);
@@ -256,7 +275,7 @@ export class ClickHouseStore implements FlowStore {
       request_timeout: positive("requestTimeoutMs", options.requestTimeoutMs, 30_000),
       compression: { response: options.compress === true },
       log: { level: 127 }, // OFF: failures are logged here, once, with their context
-      ...(options.compress ? { fetch: gzipFetch() } : {}),
+      fetch: storeFetch(this.#payloads, options.compress === true),
     });
   }
 
@@ -325,14 +344,14 @@ export class ClickHouseStore implements FlowStore {
       this.#drop(rows.length - take.length, "queue full");
       if (take.length === 0) return;
     }
-    let text: string;
+    let data: Uint8Array;
     try {
-      text = encodeTsv(take);
+      data = encodeRowBinary(take);
     } catch (err) {
       this.#drop(take.length, `rows cannot be encoded: ${message(err)}`);
       return;
     }
-    this.#queue.push({ text, rows: take.length });
+    this.#queue.push({ data, rows: take.length });
     this.#queueRows += take.length;
     if (
       this.#opened &&
@@ -446,18 +465,18 @@ export class ClickHouseStore implements FlowStore {
   /** Moves the queue into batches of at most `maxBatchRows` rows at the end of `#held`. */
   #takeQueue(): void {
     if (this.#queueRows === 0) return;
-    let chunks: string[] = [];
+    let chunks: Uint8Array[] = [];
     let rows = 0;
     for (const chunk of this.#queue) {
       if (rows > 0 && rows + chunk.rows > this.#maxBatchRows) {
-        this.#held.push({ text: chunks.join(""), rows, attempts: 0 });
+        this.#held.push({ data: concat(chunks), rows, attempts: 0 });
         chunks = [];
         rows = 0;
       }
-      chunks.push(chunk.text);
+      chunks.push(chunk.data);
       rows += chunk.rows;
     }
-    if (rows > 0) this.#held.push({ text: chunks.join(""), rows, attempts: 0 });
+    if (rows > 0) this.#held.push({ data: concat(chunks), rows, attempts: 0 });
     this.#heldRows += this.#queueRows;
     this.#queue = [];
     this.#queueRows = 0;
@@ -481,16 +500,16 @@ export class ClickHouseStore implements FlowStore {
     while (spool && spool.files > 0) {
       const entry = await spool.peek();
       if (!entry) break;
-      const result = await this.#send(decoder.decode(entry.payload), entry.rows, "spooled batch");
+      const result = await this.#send(entry.payload, entry.rows, "spooled batch");
       if (result === "retry") return false;
       await spool.remove(entry);
       if (result === "ok") this.#written += entry.rows;
       else this.#drop(entry.rows, "the server refused a spooled batch");
     }
     while (this.#held.length > 0) {
-      // Several INSERTs at once: the server parses each request's text in its own thread.
+      // Several INSERTs at once: the server reads each request in its own thread.
       const batches = this.#held.slice(0, this.#concurrency);
-      const results = await Promise.all(batches.map((b) => this.#send(b.text, b.rows, "batch")));
+      const results = await Promise.all(batches.map((b) => this.#send(b.data, b.rows, "batch")));
       let retry = false;
       batches.forEach((b, i) => {
         const result = results[i];
@@ -510,11 +529,11 @@ export class ClickHouseStore implements FlowStore {
   }
 
   /** One INSERT. */
-  async #send(text: string, rows: number, what: string): Promise<SendResult> {
+  async #send(data: Uint8Array, rows: number, what: string): Promise<SendResult> {
+    const id = crypto.randomUUID();
+    this.#payloads.set(id, data);
     try {
-      // The web client takes the body as a string: batches are kept as text, encoded to UTF-8
-      // only by fetch (and for the spool).
-      await this.#client.command({ query: this.#insertHead + text });
+      await this.#client.command({ query: this.#insertQuery, query_id: id });
       if (this.#consecutive > 0) {
         this.#log.info("ClickHouse takes rows again", { after: this.#consecutive });
       }
@@ -530,6 +549,8 @@ export class ClickHouseStore implements FlowStore {
       }
       this.#failed(err, `insert a ${what} of ${rows} rows`);
       return "retry";
+    } finally {
+      this.#payloads.delete(id);
     }
   }
 
@@ -574,7 +595,7 @@ export class ClickHouseStore implements FlowStore {
       this.#heldRows -= b.rows;
       let ok = false;
       try {
-        ok = await spool.append(encoder.encode(b.text), b.rows);
+        ok = await spool.append(b.data, b.rows);
       } catch (err) {
         this.#log.error("Cannot write to the spool", { dir: spool.dir, error: message(err) });
       }
@@ -693,6 +714,20 @@ export class ClickHouseStore implements FlowStore {
     }
     return n;
   }
+}
+
+/** The octets of `parts`, one after the other (the part itself when there is one). */
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const p of parts) {
+    out.set(p, n);
+    n += p.length;
+  }
+  return out;
 }
 
 function message(err: unknown): string {
