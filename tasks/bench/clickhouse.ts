@@ -7,7 +7,7 @@
  */
 
 import { createClient } from "@clickhouse/client-web";
-import { silentLogger } from "../../src/log/mod.ts";
+import { createLogger, silentLogger } from "../../src/log/mod.ts";
 import { Rng } from "../../src/random/mod.ts";
 import { ClickHouseStore, encodeRowBinary, encodeTsv } from "../../src/store/clickhouse/mod.ts";
 import { createTableSql } from "../../src/store/clickhouse/sql.ts";
@@ -32,7 +32,9 @@ Services, policies, labels), and inserts them into an empty flows table, round a
   json         @clickhouse/client-web insert() with format JSONEachRow, 100000-row inserts
 
   --rows     rows per round (default 500000)
-  --rounds   rounds of each, the median is reported (default 3)
+  --rounds   rounds of each after a warm-up round, the median is reported (default 3)
+  --batch-rows N   the store's maxBatchRows (its default: 50000)
+  --in-flight N    the store's insertConcurrency (its default: 2)
   --quick    100000 rows, 2 rounds
   --json     also write the figures to FILE
   -h, --help this help
@@ -137,7 +139,11 @@ export async function main(args: string[]): Promise<void> {
     rounds: { type: "string" },
     quick: { type: "boolean" },
     json: { type: "string" },
+    "batch-rows": { type: "string" },
+    "in-flight": { type: "string" },
   }, args);
+  const batchRows = flags["batch-rows"] === undefined ? undefined : Number(flags["batch-rows"]);
+  const inFlight = flags["in-flight"] === undefined ? undefined : Number(flags["in-flight"]);
   const quick = flags.quick === true;
   const n = Number(flags.rows ?? (quick ? 100_000 : 500_000));
   const rounds = Number(flags.rounds ?? (quick ? 2 : 3));
@@ -209,11 +215,13 @@ export async function main(args: string[]): Promise<void> {
       url: server.url,
       database: DB,
       compress,
+      ...(batchRows ? { maxBatchRows: batchRows } : {}),
+      ...(inFlight ? { insertConcurrency: inFlight } : {}),
       queueLimit: n + 1,
       commitIntervalMs: 3_600_000,
       retentionMs: 0,
       requestTimeoutMs: 600_000,
-      logger: silentLogger,
+      logger: Deno.env.get("BENCH_LOG") ? createLogger("bench") : silentLogger,
     });
     await store.open();
     const t0 = performance.now();
@@ -235,19 +243,21 @@ export async function main(args: string[]): Promise<void> {
 
   const rates: Record<string, number[]> = {};
   const phases: { compress: boolean; writeMs: number; flushMs: number }[] = [];
-  for (let round = 0; round < rounds; round++) {
+  // Round 0 warms up every path (the JIT of the store's encoder, the server's caches) and is
+  // printed but not counted: the aggregator is a long-running process.
+  for (let round = 0; round <= rounds; round++) {
     for (const [name, fn] of Object.entries(runs)) {
       await reset();
       const t0 = performance.now();
       await fn();
       const s = (performance.now() - t0) / 1000;
       await check(name);
-      (rates[name] ??= []).push(n / s);
+      if (round > 0) (rates[name] ??= []).push(n / s);
       const ph = name.startsWith("store") ? phases[phases.length - 1] : undefined;
       console.log(
-        `  round ${round + 1} ${name.padEnd(10)} ${fmt(n / s).padStart(10)} rows/s${
-          ph ? `  (write() ${fmt(ph.writeMs)} ms, flush() ${fmt(ph.flushMs)} ms)` : ""
-        }`,
+        `  ${round === 0 ? "warm-up" : `round ${round}`} ${name.padEnd(10)} ${
+          fmt(n / s).padStart(10)
+        } rows/s${ph ? `  (write() ${fmt(ph.writeMs)} ms, flush() ${fmt(ph.flushMs)} ms)` : ""}`,
       );
     }
   }

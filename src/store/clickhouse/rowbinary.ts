@@ -38,9 +38,16 @@ export function clampUnsigned(v: unknown, max: number): number {
  */
 class Writer {
   buf = new Uint8Array(1 << 20);
+  dv = new DataView(this.buf.buffer);
   pos = 0;
-  readonly #cache = new Map<string, Uint8Array>();
+  readonly #cache = new Map<string, Uint32Array>();
   readonly #encoder = new TextEncoder();
+
+  /** Lets a buffer grown by a large batch go. */
+  reset(): void {
+    this.buf = new Uint8Array(1 << 20);
+    this.dv = new DataView(this.buf.buffer);
+  }
 
   /** Room for at least `n` more octets. */
   room(n: number): void {
@@ -50,9 +57,14 @@ class Writer {
     const b = new Uint8Array(size);
     b.set(this.buf.subarray(0, this.pos));
     this.buf = b;
+    this.dv = new DataView(b.buffer);
   }
 
-  /** A String column: its length, then its UTF-8 octets. */
+  /**
+   * A String column: its length, then its UTF-8 octets. Each string is kept encoded as 32-bit
+   * little-endian words (its octet count first) and copied a word at a time; the up to three
+   * octets written past its end are overwritten by the next column or cut off.
+   */
   S(v: unknown): void {
     const s = typeof v === "string" ? v : v === undefined || v === null ? "" : String(v);
     if (s.length === 0) {
@@ -60,23 +72,18 @@ class Writer {
       this.buf[this.pos++] = 0;
       return;
     }
-    let b = this.#cache.get(s);
-    if (b === undefined) {
-      b = withLength(this.#encoder.encode(s));
+    let w = this.#cache.get(s);
+    if (w === undefined) {
+      w = words(withLength(this.#encoder.encode(s)));
       if (this.#cache.size >= 65536) this.#cache.clear();
-      this.#cache.set(s, b);
+      this.#cache.set(s, w);
     }
-    const n = b.length;
-    this.room(n);
-    const buf = this.buf;
+    const n = w[0]!;
+    this.room(n + 4);
+    const dv = this.dv;
     let p = this.pos;
-    if (n > 64) {
-      buf.set(b, p);
-      p += n;
-    } else {
-      for (let i = 0; i < n; i++) buf[p++] = b[i]!;
-    }
-    this.pos = p;
+    for (let i = 1; i < w.length; i++, p += 4) dv.setUint32(p, w[i]!, true);
+    this.pos += n;
   }
 
   /** An unsigned integer column of `width` octets, at most `max`. */
@@ -85,26 +92,33 @@ class Writer {
       ? v
       : clampUnsigned(v, max);
     this.room(8);
-    const buf = this.buf;
     const p = this.pos;
-    const lo = n >>> 0; // n modulo 2^32: exact for integers below 2^53
-    buf[p] = lo;
-    if (width > 1) {
-      buf[p + 1] = lo >>> 8;
-      if (width > 2) {
-        buf[p + 2] = lo >>> 16;
-        buf[p + 3] = lo >>> 24;
-        if (width > 4) {
-          const hi = (n - lo) / 4294967296;
-          buf[p + 4] = hi;
-          buf[p + 5] = hi >>> 8;
-          buf[p + 6] = hi >>> 16;
-          buf[p + 7] = hi >>> 24;
-        }
-      }
+    if (width === 8) {
+      const lo = n >>> 0; // n modulo 2^32: exact for integers below 2^53
+      const dv = this.dv;
+      dv.setUint32(p, lo, true);
+      dv.setUint32(p + 4, (n - lo) / 4294967296, true);
+    } else if (width === 4) {
+      this.dv.setUint32(p, n, true);
+    } else if (width === 2) {
+      this.dv.setUint16(p, n, true);
+    } else {
+      this.buf[p] = n;
     }
     this.pos = p + width;
   }
+}
+
+/** `octets` as little-endian 32-bit words, after a word holding their count. */
+function words(octets: Uint8Array): Uint32Array {
+  const w = new Uint32Array(1 + ((octets.length + 3) >> 2));
+  w[0] = octets.length;
+  const padded = new Uint8Array(w.buffer, 4);
+  padded.set(octets);
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+    throw new Error("RowBinary writer needs a little-endian machine");
+  }
+  return w;
 }
 
 /** `octets` after their LEB128 length. */
@@ -155,6 +169,6 @@ export function encodeRowBinary(rows: readonly FlowRow[]): Uint8Array {
   w.pos = 0;
   for (let i = 0; i < rows.length; i++) writeRow(w, rows[i]!);
   const out = w.buf.slice(0, w.pos);
-  if (w.buf.length > 1 << 24) w.buf = new Uint8Array(1 << 20);
+  if (w.buf.length > 1 << 24) w.reset();
   return out;
 }

@@ -110,3 +110,19 @@ Deno.test("encodeRowBinary round-trips random integers and many distinct strings
     assertEquals(got[i]!.sourcePodName, `pod-${i}`);
   }
 });
+
+Deno.test("encodeRowBinary keeps encoding correctly after a batch larger than its buffer", () => {
+  const big: FlowRow[] = [];
+  for (let i = 0; i < 40_000; i++) {
+    const r = emptyFlowRow();
+    r.sourcePodLabels = "l".repeat(400) + i; // 40k rows of ~700 octets: past the 16 MiB reset
+    big.push(r);
+  }
+  assertEquals(decode(encodeRowBinary(big)).length, big.length);
+  const r = emptyFlowRow();
+  r.sourcePodName = "after";
+  r.octetTotalCount = 2 ** 40 + 3;
+  const [got] = decode(encodeRowBinary([r]));
+  assertEquals(got!.sourcePodName, "after");
+  assertEquals(got!.octetTotalCount, 2 ** 40 + 3);
+});
