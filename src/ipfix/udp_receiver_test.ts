@@ -1,5 +1,10 @@
 import { assert, assertEquals, assertThrows } from "../../tests/_assert.ts";
-import { openUdpReceiver, type UdpDatagram, type UdpReceiver } from "./udp_receiver.ts";
+import {
+  openUdpReceiver,
+  socketBufferCapacity,
+  type UdpDatagram,
+  type UdpReceiver,
+} from "./udp_receiver.ts";
 
 const ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted" &&
   Deno.build.os === "linux";
@@ -175,4 +180,47 @@ Deno.test("udp receiver: auto mode takes recvmmsg with FFI on Linux, listenDatag
   // recvmmsg binds IP literals only: a host name takes the fallback.
   using name = openUdpReceiver({ hostname: "localhost", port: 0 });
   assertEquals(name.kind, "listenDatagram");
+});
+
+Deno.test({
+  name: "udp receiver: the socket buffer holds at least the datagrams the gathering wait counts on",
+  ignore: !ffi,
+  async fn() {
+    // The receiver waits for datagrams to gather only while its socket buffer can hold
+    // several milliseconds of traffic, by socketBufferCapacity: the kernel must hold that many.
+    for (const rcvbuf of [65536, 262144]) {
+      const rx = openUdpReceiver({ hostname: "127.0.0.1", port: 0, rcvbuf, mode: "recvmmsg" });
+      const tx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+      try {
+        const want = socketBufferCapacity(rx.rcvbuf!, 1452);
+        assert(want > 0, `capacity of ${rx.rcvbuf} octets`);
+        const d = pattern(1452);
+        for (let i = 0; i < 2 * want + 50; i++) {
+          await tx.send(d, { transport: "udp", hostname: "127.0.0.1", port: rx.port });
+        }
+        let held = 0;
+        while (true) {
+          const batch = await Promise.race([
+            rx.receive(),
+            new Promise<UdpDatagram[]>((r) => setTimeout(() => r([]), 300)),
+          ]);
+          if (batch.length === 0) break;
+          held += batch.length;
+        }
+        assert(held >= want, `kernel held ${held} datagrams, the estimate is ${want}`);
+        assert(held < 2 * want + 50, `some datagrams must have been dropped (${held})`);
+      } finally {
+        tx.close();
+        rx.close();
+      }
+    }
+  },
+});
+
+Deno.test("socketBufferCapacity: the kernel's charge per datagram, conservatively", () => {
+  // Measured on Linux 6.18 over loopback: 4 MiB held 1820 datagrams of 1452 octets, 208 KiB 92.
+  assertEquals(socketBufferCapacity(4194304, 1452), 1638);
+  assertEquals(socketBufferCapacity(212992, 1452), 83);
+  assertEquals(socketBufferCapacity(212992, 100), 138);
+  assertEquals(socketBufferCapacity(0, 1452), 0);
 });
