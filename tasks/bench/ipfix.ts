@@ -500,7 +500,16 @@ interface Trial {
   loss: number;
   achievedRate: number;
   rcvbufErrors: number;
+  /** The receiver's CPU time over the paced phase, as a share of one core. */
+  cpu: number;
   extra?: Record<string, unknown>;
+}
+
+/** CPU seconds (user and system, every thread) a process has used, from /proc/PID/stat. */
+async function processCpu(pid: number): Promise<number> {
+  const stat = await readProc(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // clock ticks of 10 ms (USER_HZ)
 }
 
 /** Reads a file under /proc: Deno asks for --allow-all to read /proc itself, so `cat` does. */
@@ -557,11 +566,14 @@ async function udpTrial(
     await new Promise((r) => setTimeout(r, 300));
     const snap = await rx.snapshot(warm);
     const before = await readUdpCounters();
+    const cpu0 = await processCpu(rx.pid);
+    const t0 = performance.now();
     const w = sender.stdin.getWriter();
     await w.write(new TextEncoder().encode("go\n"));
     await w.close();
     const sent = await sl.next<SendResult>((seconds * 3 + 30) * 1000);
     await sender.status;
+    const cpu = (await processCpu(rx.pid) - cpu0) / ((performance.now() - t0) / 1000);
     // Let the receiver drain its socket buffer.
     await new Promise((r) => setTimeout(r, 400));
     const after = await readUdpCounters();
@@ -578,6 +590,7 @@ async function udpTrial(
       loss: Math.max(0, loss),
       achievedRate: sent.records / sent.seconds,
       rcvbufErrors: after.rcvbufErrors - before.rcvbufErrors,
+      cpu,
       ...(got.extra ? { extra: got.extra } : {}),
     };
   } finally {
@@ -588,6 +601,8 @@ async function udpTrial(
 
 interface RunningReceiver {
   port: number;
+  /** The receiver's process. */
+  pid: number;
   /** Counts so far (nfcapd cannot tell: what was sent stands for them). */
   snapshot(warm: SendResult): Promise<{ records: number; datagrams: number }>;
   stop(): Promise<{ records?: number; datagrams?: number; extra?: Record<string, unknown> }>;
@@ -602,6 +617,7 @@ async function startDenoReceiver(kind: string): Promise<RunningReceiver> {
     const stdin = child.stdin.getWriter();
     return {
       port,
+      pid: child.pid,
       async snapshot() {
         await stdin.write(new TextEncoder().encode("snap\n"));
         return await lines.next<{ records: number; datagrams: number }>(20_000);
@@ -684,6 +700,7 @@ async function startNfcapd(): Promise<RunningReceiver> {
   }
   return {
     port,
+    pid: child.pid,
     snapshot: (warm) => Promise.resolve({ records: warm.records, datagrams: warm.datagrams }),
     async stop() {
       child.kill("SIGTERM");
@@ -746,8 +763,9 @@ async function searchUdp(receivers: string[], opts: SearchOptions): Promise<UdpR
     console.error(
       `  ${s.receiver.padEnd(14)} ${fmtRate(rate).padStart(6)}/s offered, ${
         fmtRate(t.achievedRate).padStart(6)
-      }/s sent: loss ${(t.loss * 100).toFixed(3)} % ${ok ? "ok" : "LOSS"}` +
-        ` (kernel rcvbuf drops ${t.rcvbufErrors})${extra}`,
+      }/s sent: loss ${(t.loss * 100).toFixed(3)} % ${ok ? "ok" : "LOSS"}, cpu ${
+        (t.cpu * 100).toFixed(0)
+      } %` + ` (kernel rcvbuf drops ${t.rcvbufErrors})${extra}`,
     );
     return t;
   };
@@ -991,6 +1009,25 @@ async function main(args: string[]): Promise<void> {
             fmtRate(r.maxRate).padStart(6)
           } records/s${r.senderLimited ? " (sender limit)" : ""}${ratio}`,
         );
+      }
+      // CPU at the rates every receiver took without loss: what ingest costs below the limit.
+      const rates = [...new Set(results.flatMap((r) => r.trials.map((t) => t.rate)))]
+        .filter((rate) =>
+          results.every((r) => r.trials.some((t) => t.rate === rate && t.loss < LOSS_LIMIT))
+        ).sort((a, b) => a - b);
+      if (rates.length > 0) {
+        console.log("  CPU of one core at the same rates (no loss), µs of CPU per record:");
+        for (const r of results) {
+          const cells = rates.map((rate) => {
+            const t = r.trials.find((t) => t.rate === rate && t.loss < LOSS_LIMIT)!;
+            return `${fmtRate(rate)}/s ${(t.cpu * 100).toFixed(0)} % ${
+              (t.cpu / t.achievedRate * 1e6).toFixed(2)
+            }`;
+          });
+          console.log(
+            `    ${(UDP_LABELS[r.receiver] ?? r.receiver).padEnd(42)} ${cells.join(", ")}`,
+          );
+        }
       }
       const collector = results.find((r) => r.receiver === "collector");
       if (collector && nf && nf.maxRate > 0) {
