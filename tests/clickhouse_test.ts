@@ -8,7 +8,11 @@
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { ClickHouseServer, needsClickHouse } from "./_clickhouse.ts";
 import { interopTest, sleep, tempDir, waitFor } from "./_tools.ts";
-import { ClickHouseStore, type ClickHouseStoreOptions } from "../src/store/clickhouse/mod.ts";
+import {
+  ClickHouseStore,
+  type ClickHouseStoreOptions,
+  SchemaMismatchError,
+} from "../src/store/clickhouse/mod.ts";
 import { emptyFlowRow, FLOW_COLUMNS, type FlowRow } from "../src/store/mod.ts";
 import type { Logger } from "../src/log/mod.ts";
 
@@ -191,6 +195,61 @@ for (const compress of [false, true]) {
     },
   );
 }
+
+interopTest(
+  "ClickHouse store: a flows table of another shape is refused at open, naming the columns",
+  [
+    needsClickHouse(),
+  ],
+  async () => {
+    await using server = await ClickHouseServer.start();
+    await server.client(`CREATE DATABASE ${DB}`);
+    // sourceTransportPort as UInt32 and no flowType: RowBinary rows would be read misaligned.
+    const cols = FLOW_COLUMNS.filter((c) => c.name !== "flowType").map((c) =>
+      `${c.name} ${c.name === "sourceTransportPort" ? "UInt32" : c.type}`
+    );
+    await server.client(
+      `CREATE TABLE ${DB}.flows (${cols.join(", ")}) ENGINE = MergeTree ORDER BY flowEndSeconds`,
+    );
+    const s = store(server);
+    try {
+      const err = await s.open().then(() => undefined, (e: unknown) => e);
+      assert(err instanceof SchemaMismatchError, `open() must reject, got ${err}`);
+      assertStringIncludes(
+        err.message,
+        "column sourceTransportPort is UInt32, flowvis writes UInt16",
+      );
+      assertStringIncludes(err.message, "column flowType is missing");
+      assertStringIncludes(err.message, "clickHouse.database");
+      assertEquals((await server.client(`SELECT count() FROM ${DB}.flows`)).trim(), "0");
+    } finally {
+      await s.close();
+    }
+    // The same table with the right column types, plus one of its own and a time zone, is taken.
+    await server.client(`DROP TABLE ${DB}.flows`);
+    const ok = FLOW_COLUMNS.map((c) =>
+      `${c.name} ${c.type === "DateTime" ? "DateTime('UTC')" : c.type}`
+    );
+    await server.client(
+      `CREATE TABLE ${DB}.flows (note String DEFAULT 'x', ${
+        ok.join(", ")
+      }) ENGINE = MergeTree ORDER BY flowEndSeconds`,
+    );
+    const s2 = store(server);
+    try {
+      await s2.open();
+      s2.write([idRow(7)]);
+      await s2.flush();
+      assertEquals(s2.stats().written, 1);
+      assertEquals(
+        (await server.client(`SELECT note, sourcePodName FROM ${DB}.flows`)).trim(),
+        "x\tp7",
+      );
+    } finally {
+      await s2.close();
+    }
+  },
+);
 
 interopTest("ClickHouse store: retention drops old partitions, purge deletes", [
   needsClickHouse(),

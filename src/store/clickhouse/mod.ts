@@ -19,6 +19,7 @@ export {
   type ClickHouseStats,
   ClickHouseStore,
   type ClickHouseStoreOptions,
+  SchemaMismatchError,
 } from "./store.ts";
 export { createTableSql, quoteString, selectSql } from "./sql.ts";
 export { encodeRowBinary } from "./rowbinary.ts";

@@ -81,6 +81,38 @@ export function createTableSql(database: string): string {
   }\n) ENGINE = MergeTree\nPARTITION BY toStartOfHour(timeInserted)\nORDER BY (timeInserted, flowEndSeconds)`;
 }
 
+/**
+ * What keeps an existing `flows` table from taking the rows flowvis writes (RowBinary, by column
+ * name): each column of FLOW_COLUMNS missing or of another type, one sentence each; empty when it
+ * matches. Columns flowvis does not write are fine (they take their defaults), as are
+ * `DateTime('zone')` for DateTime and `LowCardinality(String)` for String, which RowBinary writes
+ * the same way.
+ *
+ * @example
+ * ```ts
+ * schemaMismatch([{ name: "sourceIP", type: "IPv4" }]); // ["column flowStartSeconds is missing", …]
+ * ```
+ */
+export function schemaMismatch(columns: readonly { name: string; type: string }[]): string[] {
+  const have = new Map(columns.map((c) => [c.name, c.type]));
+  const problems: string[] = [];
+  for (const c of FLOW_COLUMNS) {
+    const t = have.get(c.name);
+    if (t === undefined) problems.push(`column ${c.name} is missing`);
+    else if (!sameWireType(t, c.type)) {
+      problems.push(`column ${c.name} is ${t}, flowvis writes ${c.type}`);
+    }
+  }
+  return problems;
+}
+
+function sameWireType(actual: string, wanted: string): boolean {
+  if (actual === wanted) return true;
+  if (wanted === "DateTime") return /^DateTime\('[^']*'\)$/.test(actual);
+  if (wanted === "String") return actual === "LowCardinality(String)";
+  return false;
+}
+
 /** Seconds of one partition of the `flows` table. */
 export const PARTITION_SECONDS = 3600;
 

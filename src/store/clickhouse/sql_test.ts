@@ -5,7 +5,14 @@ import {
   assertThrows,
 } from "../../../tests/_assert.ts";
 import { FLOW_COLUMNS } from "../types.ts";
-import { checkDatabaseName, createTableSql, quoteString, selectSql, whereClause } from "./sql.ts";
+import {
+  checkDatabaseName,
+  createTableSql,
+  quoteString,
+  schemaMismatch,
+  selectSql,
+  whereClause,
+} from "./sql.ts";
 import { clickHouseErrorCode, ClickHouseStore } from "./store.ts";
 
 Deno.test("quoteString escapes quotes, backslashes and control characters", () => {
@@ -108,4 +115,30 @@ Deno.test("clickHouseErrorCode reads the code of old and new server messages", (
     clickHouseErrorCode(new TypeError("error sending request: Connection refused")),
     undefined,
   );
+});
+
+Deno.test("schemaMismatch names missing columns and wire types RowBinary would misread", () => {
+  const exact = FLOW_COLUMNS.map((c) => ({ name: c.name, type: c.type }));
+  assertEquals(schemaMismatch([{ name: "timeInserted", type: "DateTime" }, ...exact]), []);
+  const tolerant = exact.map((c) =>
+    c.type === "DateTime"
+      ? { ...c, type: "DateTime('Europe/Paris')" }
+      : c.type === "String"
+      ? { ...c, type: "LowCardinality(String)" }
+      : c
+  );
+  assertEquals(schemaMismatch(tolerant), []);
+  const bad = exact.filter((c) => c.name !== "tcpState").map((c) =>
+    c.name === "octetTotalCount"
+      ? { ...c, type: "Nullable(UInt64)" }
+      : c.name === "sourceIP"
+      ? { ...c, type: "IPv4" }
+      : c
+  );
+  assertEquals(schemaMismatch(bad), [
+    "column sourceIP is IPv4, flowvis writes String",
+    "column octetTotalCount is Nullable(UInt64), flowvis writes UInt64",
+    "column tcpState is missing",
+  ]);
+  assertEquals(schemaMismatch([]).length, FLOW_COLUMNS.length);
 });

@@ -34,6 +34,7 @@ import {
   createTableSql,
   PARTITION_SECONDS,
   quoteString,
+  schemaMismatch,
   selectSql,
   TABLE,
 } from "./sql.ts";
@@ -104,12 +105,18 @@ type SendResult = "ok" | "retry" | "rejected";
 /**
  * ClickHouse error codes after which resending the same batch cannot help (the data or the
  * statement is wrong): the batch is dropped and counted instead of blocking those behind it.
- * CANNOT_PARSE_* (6, 26, 27, 38, 41, 72), SYNTAX_ERROR (62), TYPE_MISMATCH (53),
- * ARGUMENT_OUT_OF_BOUND (69), INCORRECT_DATA (117), TOO_LARGE_STRING_SIZE (131).
+ * CANNOT_PARSE_* (6, 26, 27, 38, 41, 72), CANNOT_READ_ALL_DATA (33: a RowBinary body that ends
+ * inside a row), SYNTAX_ERROR (62), TYPE_MISMATCH (53), ARGUMENT_OUT_OF_BOUND (69),
+ * INCORRECT_DATA (117), TOO_LARGE_STRING_SIZE (131).
  */
-const PERMANENT_CODES = new Set([6, 26, 27, 38, 41, 53, 62, 69, 72, 117, 131]);
+const PERMANENT_CODES = new Set([6, 26, 27, 33, 38, 41, 53, 62, 69, 72, 117, 131]);
 /** UNKNOWN_TABLE (60), UNKNOWN_DATABASE (81): the schema is created again. */
 const SCHEMA_CODES = new Set([60, 81]);
+
+/** The `flows` table exists with columns that cannot take flowvis's rows. */
+export class SchemaMismatchError extends Error {
+  override name = "SchemaMismatchError";
+}
 
 /** The ClickHouse error code in an error's message ("Code: 60, …" or "Code: 60. …"). */
 export function clickHouseErrorCode(err: unknown): number | undefined {
@@ -299,6 +306,10 @@ export class ClickHouseStore implements FlowStore {
     try {
       await this.#createSchema();
     } catch (err) {
+      if (err instanceof SchemaMismatchError) {
+        this.#opened = false;
+        throw err;
+      }
       if (clickHouseErrorCode(err) !== undefined) {
         this.#opened = false;
         throw new Error(`ClickHouse refused to create the flows table: ${message(err)}`, {
@@ -327,6 +338,20 @@ export class ClickHouseStore implements FlowStore {
   async #createSchema(): Promise<void> {
     await this.#client.command({ query: createDatabaseSql(this.database) });
     await this.#client.command({ query: createTableSql(this.database) });
+    // A table left by something else (or another flowvis version) would take RowBinary rows
+    // column by column in the wrong shape: refuse it rather than store garbage.
+    const rs = await this.#client.query({
+      query: `DESCRIBE TABLE ${this.database}.${TABLE}`,
+      format: "JSONEachRow",
+    });
+    const problems = schemaMismatch(await rs.json<{ name: string; type: string }>());
+    if (problems.length > 0) {
+      throw new SchemaMismatchError(
+        `The table ${this.database}.${TABLE} in ClickHouse does not match the rows flowvis writes ` +
+          `(${problems.slice(0, 5).join("; ")}${problems.length > 5 ? "; …" : ""}): ` +
+          `drop it, rename it, or set another database (clickHouse.database)`,
+      );
+    }
     this.#schemaReady = true;
   }
 
