@@ -28,9 +28,13 @@ Collects IPFIX (RFC 7011) and prints every data record to stdout as it arrives.
   --cert      PEM server certificate (tls)
   --key       PEM private key (tls)
   --ca        PEM CA certificate: exporters must present a client certificate it signed
+  --rcvbuf    udp: socket receive buffer to ask for, in octets (the kernel doubles it and,
+              unless run as root, caps it at net.core.rmem_max); net.core.rmem_default
+              otherwise. A bigger buffer rides out bursts of exporters.
   -h, --help  this help
 
-Counters (records, messages, errors, lost) go to stderr on SIGINT or SIGTERM.`;
+Counters (records, messages, errors, lost, and over udp the datagrams the kernel dropped
+because the socket buffer was full) go to stderr on SIGINT or SIGTERM.`;
 
 const flags = parseFlags(USAGE, {
   address: { type: "string", default: "0.0.0.0:4739:tcp" },
@@ -38,15 +42,27 @@ const flags = parseFlags(USAGE, {
   cert: { type: "string" },
   key: { type: "string" },
   ca: { type: "string" },
+  rcvbuf: { type: "string" },
 });
+let rcvbuf: number | undefined;
+if (flags.rcvbuf !== undefined) {
+  rcvbuf = Number(flags.rcvbuf);
+  if (!Number.isInteger(rcvbuf) || rcvbuf < 4096 || rcvbuf > 2 ** 30) {
+    console.error(
+      `Invalid --rcvbuf "${flags.rcvbuf}": expected octets from 4096 to 1073741824\n\n${USAGE}`,
+    );
+    Deno.exit(2);
+  }
+}
 if ((flags.format as string) !== "json" && (flags.format as string) !== "text") {
   console.error(
     `Invalid --format "${(flags.format as string)}": expected json or text\n\n${USAGE}`,
   );
   Deno.exit(2);
 }
+let protocol: string;
 try {
-  parseAddress(flags.address as string, "tcp");
+  protocol = parseAddress(flags.address as string, "tcp").protocol;
 } catch (e) {
   console.error(`${e instanceof Error ? e.message : e}\n\n${USAGE}`);
   Deno.exit(2);
@@ -90,6 +106,7 @@ try {
   collector = new CollectingProcess({
     address: flags.address as string,
     ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}) } } : {}),
+    ...(rcvbuf !== undefined ? { udpReceiveBuffer: rcvbuf } : {}),
     onMessage: print,
   });
   await collector.listen();
@@ -109,6 +126,7 @@ onSignal(async () => {
     lost: s.lost,
     unknownSets: s.unknownSets,
     sessions: s.sessionsOpened,
+    ...(protocol === "udp" ? { kernelDrops: s.udpBufferDrops } : {}),
   }));
   Deno.exit(0);
 });

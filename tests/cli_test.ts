@@ -151,6 +151,9 @@ Deno.test("cli: bad flags exit 2 with a message and the usage", async () => {
     [COLLECTOR, ["--address"], "--address"],
     [COLLECTOR, ["--cert", "/nonexistent/cert.pem", "--key", "/nonexistent/key.pem"], "--cert"],
     [COLLECTOR, ["--cert", `${ROOT}deno.json`], "--cert and --key go together"],
+    [COLLECTOR, ["--rcvbuf", "lots"], 'Invalid --rcvbuf "lots"'],
+    [COLLECTOR, ["--rcvbuf", "100"], 'Invalid --rcvbuf "100"'],
+    [COLLECTOR, ["--rcvbuf", "1e12"], 'Invalid --rcvbuf "1e12"'],
     [REPLAY, ["--bogus"], "Unknown option '--bogus'"],
     [REPLAY, [], "--collector is required"],
     [REPLAY, ["--collector", "fd00:10:244::5"], "brackets"],
@@ -489,8 +492,13 @@ Deno.test("cli: collector --format text prints messages, templates and records",
   assertEquals(counters.records, 2);
 });
 
-Deno.test("cli: udp collector and replay", async () => {
-  await using c = await CollectorProcess.start(["--address", "127.0.0.1:0:udp"]);
+Deno.test("cli: udp collector (--rcvbuf) and replay", async () => {
+  await using c = await CollectorProcess.start([
+    "--address",
+    "127.0.0.1:0:udp",
+    "--rcvbuf",
+    "1048576",
+  ]);
   const input = jsonLines(
     Array.from(
       { length: 50 },
@@ -507,6 +515,7 @@ Deno.test("cli: udp collector and replay", async () => {
   const { counters } = await c.stop();
   assertEquals(counters.records, 50);
   assert(counters.messages! > 1, "several datagrams");
+  assertEquals(counters.kernelDrops, 0);
 });
 
 Deno.test("cli: tls collector (--cert/--key) and replay --ca; mutual TLS with --ca and --cert/--key", async () => {

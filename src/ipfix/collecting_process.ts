@@ -188,7 +188,7 @@ export class CollectingProcess {
     }
     this.#log.info("Listening", {
       address: `${formatHostPort(host, this.#port)}:${protocol}`,
-      ...(this.#udp ? { udpReceiver: this.#udp.kind } : {}),
+      ...(this.#udp ? { udpReceiver: this.#udp.kind, rcvbuf: this.#udp.rcvbuf } : {}),
     });
     return Promise.resolve();
   }

@@ -17,6 +17,7 @@
  */
 
 import { type ClickHouseClient, createClient } from "@clickhouse/client-web";
+import zlib from "node:zlib";
 import type { Clock } from "../../ipfix/mod.ts";
 import { type Logger, silentLogger } from "../../log/mod.ts";
 import { Spool } from "../spool.ts";
@@ -135,6 +136,21 @@ const NUMERIC = new Set<string>([
   ...FLOW_COLUMNS.filter((c) => c.type !== "String").map((c) => c.name),
 ]);
 
+const encoder = new TextEncoder();
+
+/**
+ * gzip at level 1: a quarter of the CPU of CompressionStream's default level (110 against 450 ms
+ * for a 50,000-row batch of 26 MB here) for a body 29 % larger (7.7 against 6.0 MB).
+ */
+function gzip(data: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+  return new Promise((resolve, reject) => {
+    zlib.gzip(data, { level: 1 }, (err, out) => {
+      if (err) reject(err);
+      else resolve(new Uint8Array(out.buffer as ArrayBuffer, out.byteOffset, out.byteLength));
+    });
+  });
+}
+
 /**
  * The `fetch` the web client calls. The client sends a statement as a text body and cannot carry
  * binary data, so an INSERT is sent as a statement with a `query_id` found in `payloads`: the
@@ -159,10 +175,7 @@ function storeFetch(payloads: Map<string, Uint8Array>, compress: boolean): typeo
     if (compress && body != null && (typeof body === "string" || body instanceof Uint8Array)) {
       const size = typeof body === "string" ? body.length : body.length;
       if (size >= 1024) {
-        const stream = new Blob([body as BlobPart]).stream().pipeThrough(
-          new CompressionStream("gzip"),
-        );
-        body = new Uint8Array(await new Response(stream).arrayBuffer());
+        body = await gzip(typeof body === "string" ? encoder.encode(body) : body);
         const headers = new Headers(init!.headers);
         headers.set("Content-Encoding", "gzip");
         return fetch(input, { ...init, body, headers });
