@@ -14,6 +14,7 @@ import {
   SchemaMismatchError,
 } from "../src/store/clickhouse/mod.ts";
 import { emptyFlowRow, FLOW_COLUMNS, type FlowRow } from "../src/store/mod.ts";
+import { Spool } from "../src/store/spool.ts";
 import type { Logger } from "../src/log/mod.ts";
 
 const DB = "flowvis_test";
@@ -387,6 +388,9 @@ interopTest("ClickHouse store: a spool left by an earlier run is replayed first,
     await a.close();
     assertEquals(a.stats().dropped, 0);
   }
+  // A sound spool file of an older version (TabSeparated text) is dropped and counted, not sent.
+  const old = await Spool.open({ dir: spool.path, maxBytes: 1 << 20 });
+  await old.append(new TextEncoder().encode("0000000000\t0000000000\n".repeat(5)), 5);
   // A garbage file among them is set aside and counted, the others are kept.
   await Deno.writeTextFile(`${spool.path}/0000000000000002.spool`, "not a spool file");
   await server.restart();
@@ -399,8 +403,15 @@ interopTest("ClickHouse store: a spool left by an earlier run is replayed first,
     assertEquals(b.stats().corruptSpoolFiles, 1);
     assert(log.lines.some((l) => l.level === "error" && l.msg.includes("corrupt")));
     await drained(b);
-    // The garbage file's rows cannot be known: the file is counted, not its rows.
-    assertEquals(b.stats().dropped, 0);
+    // The garbage file's rows cannot be known: the file is counted, not its rows. The older
+    // version's batch is: its 5 rows are dropped.
+    assertEquals(b.stats().dropped, 5);
+    assert(
+      log.lines.some((l) =>
+        l.level === "error" &&
+        JSON.stringify(l.fields).includes("format this version does not write")
+      ),
+    );
     assertEquals(b.stats().written, 300);
     // Each INSERT is a part whose block number grows: batch 0, batch 2, then the new rows.
     const parts = (await server.client(

@@ -139,6 +139,12 @@ const NUMERIC = new Set<string>([
 const encoder = new TextEncoder();
 
 /**
+ * The first octets of a spooled batch: its format. A spool left by an earlier version (whose
+ * batches were TabSeparated text) must not be sent as RowBinary.
+ */
+const SPOOL_TAG = encoder.encode("RB01");
+
+/**
  * gzip at level 1: a quarter of the CPU of CompressionStream's default level (110 against 450 ms
  * for a 50,000-row batch of 26 MB here) for a body 29 % larger (7.7 against 6.0 MB).
  */
@@ -538,7 +544,13 @@ export class ClickHouseStore implements FlowStore {
     while (spool && spool.files > 0) {
       const entry = await spool.peek();
       if (!entry) break;
-      const result = await this.#send(entry.payload, entry.rows, "spooled batch");
+      const p = entry.payload;
+      if (p.length < SPOOL_TAG.length || SPOOL_TAG.some((b, i) => p[i] !== b)) {
+        await spool.remove(entry);
+        this.#drop(entry.rows, "a spooled batch in a format this version does not write");
+        continue;
+      }
+      const result = await this.#send(p.subarray(SPOOL_TAG.length), entry.rows, "spooled batch");
       if (result === "retry") return false;
       await spool.remove(entry);
       if (result === "ok") this.#written += entry.rows;
@@ -633,7 +645,7 @@ export class ClickHouseStore implements FlowStore {
       this.#heldRows -= b.rows;
       let ok = false;
       try {
-        ok = await spool.append(b.data, b.rows);
+        ok = await spool.append(concat([SPOOL_TAG, b.data]), b.rows);
       } catch (err) {
         this.#log.error("Cannot write to the spool", { dir: spool.dir, error: message(err) });
       }
