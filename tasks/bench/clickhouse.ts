@@ -9,7 +9,12 @@
 import { createClient } from "@clickhouse/client-web";
 import { createLogger, silentLogger } from "../../src/log/mod.ts";
 import { Rng } from "../../src/random/mod.ts";
-import { ClickHouseStore, encodeRowBinary, encodeTsv } from "../../src/store/clickhouse/mod.ts";
+import {
+  ClickHouseStore,
+  DEFAULT_MAX_BATCH_ROWS,
+  encodeRowBinary,
+  encodeTsv,
+} from "../../src/store/clickhouse/mod.ts";
 import { createTableSql } from "../../src/store/clickhouse/sql.ts";
 import { emptyFlowRow, FLOW_COLUMNS, type FlowRow } from "../../src/store/mod.ts";
 import { ClickHouseServer, needsClickHouse } from "../../tests/_clickhouse.ts";
@@ -23,19 +28,20 @@ Services, policies, labels), and inserts them into an empty flows table, round a
 
   store        ClickHouseStore: write() in chunks of 1000 rows, the event loop free every
                20000 rows (as the aggregator's export tick hands rows over), then flush();
-               includes encoding the rows (RowBinary, 50000-row INSERTs, two at once)
+               includes encoding the rows (RowBinary, 25000-row INSERTs, two at once)
   store-gzip   the same with compress: true (gzip request bodies)
   client-tsv   clickhouse-client --query "INSERT INTO … FORMAT TabSeparated" fed the same
                rows as TabSeparated text (encoded beforehand, not timed), process start
                included
   client-rb    the same with the same rows in RowBinary
   web-tsv      the web client's command() carrying TabSeparated text (what the store sent
-               before RowBinary): 50000-row INSERTs, two at once, encoding included
+               before RowBinary): INSERTs of the store's size, two at once, encoding
+               included
   json         @clickhouse/client-web insert() with format JSONEachRow, 100000-row inserts
 
   --rows     rows per round (default 500000)
   --rounds   rounds of each after a warm-up round, the median is reported (default 3)
-  --batch-rows N   the store's maxBatchRows (its default: 50000)
+  --batch-rows N   the store's maxBatchRows (its default: 25000)
   --in-flight N    the store's insertConcurrency (its default: 2)
   --quick    100000 rows, 2 rounds
   --json     also write the figures to FILE
@@ -202,8 +208,9 @@ export async function main(args: string[]): Promise<void> {
     "web-tsv": async () => {
       const head = `INSERT INTO ${table} (${cols}) FORMAT TabSeparated\n`;
       const inFlight: Promise<unknown>[] = [];
-      for (let i = 0; i < n; i += 50_000) {
-        const end = Math.min(n, i + 50_000);
+      const size = batchRows ?? DEFAULT_MAX_BATCH_ROWS;
+      for (let i = 0; i < n; i += size) {
+        const end = Math.min(n, i + size);
         let text = "";
         for (let j = i; j < end; j += 1000) {
           text += encodeTsv(rows.slice(j, Math.min(j + 1000, end)));

@@ -19,6 +19,7 @@ export {
   type ClickHouseStats,
   ClickHouseStore,
   type ClickHouseStoreOptions,
+  DEFAULT_MAX_BATCH_ROWS,
   SchemaMismatchError,
 } from "./store.ts";
 export { createTableSql, quoteString, selectSql } from "./sql.ts";

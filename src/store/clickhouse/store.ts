@@ -60,7 +60,7 @@ export interface ClickHouseStoreOptions {
   commitIntervalMs?: number;
   /** Most rows held in memory (queued and failed batches); 200000 by default. */
   queueLimit?: number;
-  /** Most rows in one INSERT; 50000 by default. */
+  /** Most rows in one INSERT; {@link DEFAULT_MAX_BATCH_ROWS} by default. */
   maxBatchRows?: number;
   /** INSERT requests in flight at once (2): the server parses each in its own thread. */
   insertConcurrency?: number;
@@ -84,6 +84,13 @@ export interface ClickHouseStoreOptions {
   clock?: Clock;
   logger?: Logger;
 }
+
+/**
+ * Rows in one INSERT at most: 25,000 RowBinary rows (~13 MB) let the server start on the first
+ * while the next are encoded (`deno task bench clickhouse`: 1.01x clickhouse-client in two runs,
+ * against 0.78–0.83x with 50,000 in the same sitting).
+ */
+export const DEFAULT_MAX_BATCH_ROWS = 25_000;
 
 /** The counters of {@link ClickHouseStore}. */
 export interface ClickHouseStats extends SinkStats {
@@ -282,7 +289,7 @@ export class ClickHouseStore implements FlowStore {
     this.#insertQuery = INSERT_QUERY(this.database);
     this.#interval = positive("commitIntervalMs", options.commitIntervalMs, 8000);
     this.#queueLimit = positive("queueLimit", options.queueLimit, 200_000);
-    this.#maxBatchRows = positive("maxBatchRows", options.maxBatchRows, 50_000);
+    this.#maxBatchRows = positive("maxBatchRows", options.maxBatchRows, DEFAULT_MAX_BATCH_ROWS);
     this.#concurrency = positive("insertConcurrency", options.insertConcurrency, 2);
     this.#spoolDir = options.spoolDir;
     this.#spoolMaxBytes = positive("spoolMaxBytes", options.spoolMaxBytes, 1 << 30);
