@@ -100,6 +100,11 @@ export class ClickHouseServer implements AsyncDisposable {
   #proc: Background | undefined;
   #ownsDir: boolean;
 
+  /** The server's process id while it runs. */
+  get pid(): number | undefined {
+    return this.#proc && !this.#proc.exited ? this.#proc.pid : undefined;
+  }
+
   private constructor(
     dir: string,
     httpPort: number,

@@ -132,6 +132,26 @@ export function benchRows(n: number, seed = 1): FlowRow[] {
   return rows;
 }
 
+/**
+ * CPU seconds so far of this process with its finished children (clickhouse-client), and of the
+ * server: user and system time from /proc (read with cat: Deno wants --allow-all for /proc).
+ */
+async function cpuSeconds(
+  serverPid: number | undefined,
+): Promise<{ client: number; server: number }> {
+  const stat = async (pid: number) => {
+    const o = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stdout: "piped" })
+      .output();
+    const t = new TextDecoder().decode(o.stdout);
+    return t.slice(t.lastIndexOf(")") + 2).split(" ").map(Number);
+  };
+  const own = await stat(Deno.pid);
+  // Fields 14-17 of stat(5): utime, stime, cutime, cstime, in clock ticks of 10 ms.
+  const client = (own[11]! + own[12]! + own[13]! + own[14]!) / 100;
+  const srv = serverPid === undefined ? [] : await stat(serverPid);
+  return { client, server: serverPid === undefined ? 0 : (srv[11]! + srv[12]!) / 100 };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -266,27 +286,39 @@ export async function main(args: string[]): Promise<void> {
   }
 
   const rates: Record<string, number[]> = {};
+  const cpus: Record<string, { client: number; server: number }[]> = {};
   const phases: { compress: boolean; writeMs: number; flushMs: number }[] = [];
   // Round 0 warms up every path (the JIT of the store's encoder, the server's caches) and is
   // printed but not counted: the aggregator is a long-running process.
   for (let round = 0; round <= rounds; round++) {
     for (const [name, fn] of Object.entries(runs)) {
       await reset();
+      const c0 = await cpuSeconds(server.pid);
       const t0 = performance.now();
       await fn();
       const s = (performance.now() - t0) / 1000;
+      const c1 = await cpuSeconds(server.pid);
+      const cpu = { client: c1.client - c0.client, server: c1.server - c0.server };
+      (cpus[name] ??= []).push(cpu);
       await check(name);
       if (round > 0) (rates[name] ??= []).push(n / s);
       const ph = name.startsWith("store") ? phases[phases.length - 1] : undefined;
       console.log(
         `  ${round === 0 ? "warm-up" : `round ${round}`} ${name.padEnd(10)} ${
           fmt(n / s).padStart(10)
-        } rows/s${ph ? `  (write() ${fmt(ph.writeMs)} ms, flush() ${fmt(ph.flushMs)} ms)` : ""}`,
+        } rows/s${ph ? `  (write() ${fmt(ph.writeMs)} ms, flush() ${fmt(ph.flushMs)} ms)` : ""}` +
+          `  cpu: client ${cpu.client.toFixed(2)} s, server ${cpu.server.toFixed(2)} s`,
       );
     }
   }
   const figures = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
   const peer = Math.max(figures["client-tsv"]!, figures["client-rb"]!);
+  const cpuMedian = (name: string) => {
+    const c = cpus[name]!.slice(1); // without the warm-up round
+    return `client ${median(c.map((x) => x.client)).toFixed(2)} s, server ${
+      median(c.map((x) => x.server)).toFixed(2)
+    } s`;
+  };
   const ratio = figures.store! / peer;
   console.log(`
 ClickHouse ${version}, ${fmt(n)} rows a round, median of ${rounds} rounds:
@@ -302,7 +334,9 @@ ClickHouse ${version}, ${fmt(n)} rows a round, median of ${rounds} rounds:
     (figures.store! / figures["client-rb"]!).toFixed(2)
   }x RowBinary
   store / JSONEachRow                ${(figures.store! / figures.json!).toFixed(1)}x
-  store / TabSeparated command()     ${(figures.store! / figures["web-tsv"]!).toFixed(2)}x`);
+  store / TabSeparated command()     ${(figures.store! / figures["web-tsv"]!).toFixed(2)}x
+CPU per round (median; client = this process and clickhouse-client):
+${Object.keys(runs).map((k) => `  ${k.padEnd(11)} ${cpuMedian(k)}`).join("\n")}`);
   if (typeof flags.json === "string") {
     await Deno.writeTextFile(
       flags.json,
