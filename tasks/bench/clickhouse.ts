@@ -28,7 +28,7 @@ Services, policies, labels), and inserts them into an empty flows table, round a
 
   store        ClickHouseStore: write() in chunks of 1000 rows, the event loop free every
                20000 rows (as the aggregator's export tick hands rows over), then flush();
-               includes encoding the rows (RowBinary, 25000-row INSERTs, two at once)
+               includes encoding the rows (RowBinary, one INSERT streaming them)
   store-gzip   the same with compress: true (gzip request bodies)
   client-tsv   clickhouse-client --query "INSERT INTO … FORMAT TabSeparated" fed the same
                rows as TabSeparated text (encoded beforehand, not timed), process start
@@ -42,7 +42,6 @@ Services, policies, labels), and inserts them into an empty flows table, round a
   --rows     rows per round (default 500000)
   --rounds   rounds of each after a warm-up round, the median is reported (default 3)
   --batch-rows N   the store's maxBatchRows (its default: 25000)
-  --in-flight N    the store's insertConcurrency (its default: 2)
   --quick    100000 rows, 2 rounds
   --json     also write the figures to FILE
   -h, --help this help
@@ -168,10 +167,8 @@ export async function main(args: string[]): Promise<void> {
     quick: { type: "boolean" },
     json: { type: "string" },
     "batch-rows": { type: "string" },
-    "in-flight": { type: "string" },
   }, args);
   const batchRows = flags["batch-rows"] === undefined ? undefined : Number(flags["batch-rows"]);
-  const inFlight = flags["in-flight"] === undefined ? undefined : Number(flags["in-flight"]);
   const quick = flags.quick === true;
   const n = Number(flags.rows ?? (quick ? 100_000 : 500_000));
   const rounds = Number(flags.rounds ?? (quick ? 2 : 3));
@@ -260,7 +257,6 @@ export async function main(args: string[]): Promise<void> {
       database: DB,
       compress,
       ...(batchRows ? { maxBatchRows: batchRows } : {}),
-      ...(inFlight ? { insertConcurrency: inFlight } : {}),
       queueLimit: n + 1,
       commitIntervalMs: 3_600_000,
       retentionMs: 0,
