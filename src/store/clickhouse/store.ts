@@ -92,12 +92,14 @@ export const DEFAULT_MAX_BATCH_ROWS = 25_000;
 
 /**
  * An INSERT's body stays open for more rows while they keep coming (none for STREAM_IDLE_MS ends
- * it), up to STREAM_MAX_ROWS rows (the server's max_insert_block_size: one part) and
- * STREAM_MAX_MS.
+ * it), up to STREAM_MAX_ROWS rows (the server's max_insert_block_size: one part) or half the
+ * queue's limit, and STREAM_MAX_MS.
  */
 const STREAM_IDLE_MS = 25;
 const STREAM_MAX_ROWS = 1_048_576;
-const STREAM_MAX_MS = 10_000;
+const STREAM_MAX_MS = 2_000;
+/** Rows of the first INSERT after which a second one runs beside it. */
+const STREAM_SPLIT_ROWS = 65_536;
 
 /** The counters of {@link ClickHouseStore}. */
 export interface ClickHouseStats extends SinkStats {
@@ -608,24 +610,25 @@ export class ClickHouseStore implements FlowStore {
       else this.#drop(entry.rows, "the server refused a spooled batch");
     }
     while (this.#held.length > 0) {
-      const { result, batches } = await this.#stream();
-      if (result === "retry") {
-        for (const b of batches) b.attempts++;
-        return false;
-      }
-      if (result === "rejected" && batches.length > 1) {
-        // One INSERT a batch, to drop only what the server refuses.
-        for (const b of batches) {
-          const one = await this.#send(b.data, b.rows, "batch");
-          if (one === "retry") {
-            b.attempts++;
-            return false;
+      let retry = false;
+      for (const { result, batches } of await this.#stream()) {
+        if (result === "retry") {
+          for (const b of batches) b.attempts++;
+          retry = true;
+        } else if (result === "rejected" && batches.length > 1) {
+          // One INSERT a batch, to drop only what the server refuses.
+          for (const b of batches) {
+            const one = retry ? "retry" : await this.#send(b.data, b.rows, "batch");
+            if (one === "retry") {
+              b.attempts++;
+              retry = true;
+            } else this.#settle([b], one);
           }
-          this.#settle([b], one);
+        } else {
+          this.#settle(batches, result);
         }
-        continue;
       }
-      this.#settle(batches, result);
+      if (retry) return false;
     }
     return true;
   }
@@ -641,34 +644,63 @@ export class ClickHouseStore implements FlowStore {
   }
 
   /**
-   * One INSERT whose body streams the held batches, then the rows handed over while it runs,
-   * until none came for STREAM_IDLE_MS or it holds STREAM_MAX_ROWS rows. The server parses
+   * INSERTs whose bodies stream the held batches, then the rows handed over while they run,
+   * until none came for STREAM_IDLE_MS or they hold STREAM_MAX_ROWS rows. The server parses
    * while the rest is still being encoded, and writes one part (and merges none) for what would
    * have been many INSERTs: `deno task bench clickhouse` measured half the server's CPU of
-   * 25,000-row INSERTs.
+   * 25,000-row INSERTs. Once the first holds STREAM_SPLIT_ROWS and rows keep coming, a second
+   * INSERT takes every other batch: the server parses each in its own thread.
    */
-  async #stream(): Promise<{ result: SendResult; batches: Batch[] }> {
-    const batches: Batch[] = [];
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  async #stream(): Promise<{ result: SendResult; batches: Batch[] }[]> {
+    interface Lane {
+      controller: ReadableStreamDefaultController<Uint8Array>;
+      batches: Batch[];
+      rows: number;
+      open: boolean;
+      sent: Promise<SendResult>;
+    }
+    const lanes: Lane[] = [];
+    const openLane = (): Lane => {
+      let controller!: ReadableStreamDefaultController<Uint8Array>;
+      const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+      const lane: Lane = { controller, batches: [], rows: 0, open: true, sent: undefined! };
+      lane.sent = this.#send(body, 0, "batch").finally(() => lane.open = false);
+      lanes.push(lane);
+      return lane;
+    };
+    const splitRows = Math.min(STREAM_SPLIT_ROWS, Math.floor(this.#queueLimit / 8));
+    let fed = 0; // held batches handed to a lane
     let rows = 0;
-    let open = true;
     const feed = () => {
-      for (let b = this.#held[batches.length]; b && open; b = this.#held[batches.length]) {
-        try {
-          controller.enqueue(b.data);
-        } catch {
-          open = false; // the request failed and cancelled its body
-          break;
+      for (let b = this.#held[fed]; b; b = this.#held[fed]) {
+        let lane = lanes.length === 0
+          ? openLane()
+          : lanes.length === 1 && lanes[0]!.rows >= splitRows
+          ? openLane()
+          : lanes.reduce((a, l) => (l.rows < a.rows ? l : a));
+        if (!lane.open) {
+          lane = lanes.find((l) => l.open)!;
+          if (!lane) return;
         }
-        batches.push(b);
+        try {
+          lane.controller.enqueue(b.data);
+        } catch {
+          lane.open = false; // the request failed and cancelled its body
+          continue;
+        }
+        lane.batches.push(b);
+        lane.rows += b.rows;
         rows += b.rows;
+        fed++;
       }
     };
     feed();
-    const sent = this.#send(body, rows, "batch").finally(() => open = false);
     const started = this.#clock();
-    while (open && rows < STREAM_MAX_ROWS && this.#clock() - started < STREAM_MAX_MS) {
+    const anyOpen = () => lanes.some((l) => l.open);
+    // Rows in flight stay held (for a retry) and count against the queue's limit: half of it
+    // is left for the rows that come in meanwhile.
+    const maxRows = Math.min(STREAM_MAX_ROWS, Math.floor(this.#queueLimit / 2));
+    while (anyOpen() && rows < maxRows && this.#clock() - started < STREAM_MAX_MS) {
       if (this.#queueRows === 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, STREAM_IDLE_MS);
@@ -683,13 +715,13 @@ export class ClickHouseStore implements FlowStore {
       this.#takeQueue();
       feed();
     }
-    if (open) {
+    for (const lane of lanes) {
       try {
-        controller.close();
+        lane.controller.close();
       } catch { /* already failed */ }
     }
-    const result = await sent;
-    return { result, batches };
+    const results = await Promise.all(lanes.map((l) => l.sent));
+    return lanes.map((l, i) => ({ result: results[i]!, batches: l.batches }));
   }
 
   /** One INSERT. */
