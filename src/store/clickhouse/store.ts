@@ -3,7 +3,9 @@
  * (`@clickhouse/client-web`), in RowBinary batches, without loss while the server is away.
  *
  * `write()` encodes rows into a bounded in-memory queue and returns. A loop commits the queue
- * every `commitIntervalMs` (sooner when half of the queue is full); a batch the server does not
+ * every `commitIntervalMs` (sooner when a batch's worth or half of the queue is waiting): one
+ * INSERT whose body streams the batches, and the rows handed over while it runs, as they are
+ * encoded (two INSERTs side by side while rows keep coming fast). A batch the server does not
  * take is retried with exponential backoff, then moved to the on-disk spool after
  * `maxAttempts` tries. Spooled batches are replayed in order, before any newer row, as soon as
  * the server answers again, including batches left by a previous run. Rows are dropped only when
@@ -60,7 +62,7 @@ export interface ClickHouseStoreOptions {
   commitIntervalMs?: number;
   /** Most rows held in memory (queued and failed batches); 200000 by default. */
   queueLimit?: number;
-  /** Most rows in one INSERT; {@link DEFAULT_MAX_BATCH_ROWS} by default. */
+  /** Most rows in one batch (retry and spool unit); {@link DEFAULT_MAX_BATCH_ROWS} by default. */
   maxBatchRows?: number;
   /** Directory of the on-disk spool; without it, failed batches wait in memory only. */
   spoolDir?: string;
@@ -84,9 +86,8 @@ export interface ClickHouseStoreOptions {
 }
 
 /**
- * Rows in one INSERT at most: 25,000 RowBinary rows (~13 MB) let the server start on the first
- * while the next are encoded (`deno task bench clickhouse`: 1.01x clickhouse-client in two runs,
- * against 0.78–0.83x with 50,000 in the same sitting).
+ * Rows of one batch at most: the unit that a streaming INSERT takes at a time, that is retried,
+ * and that goes to the spool as one file (25,000 RowBinary rows are ~13 MB).
  */
 export const DEFAULT_MAX_BATCH_ROWS = 25_000;
 
