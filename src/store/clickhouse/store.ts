@@ -174,26 +174,48 @@ function gzip(data: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   });
 }
 
-/** `src` gzipped at level 1 as it comes. */
+/**
+ * `src` gzipped at level 1 as it comes. When fetch cancels the result (the connection broke),
+ * `src` is cancelled too, so that its writer sees the failure, and zlib's later output is
+ * ignored rather than thrown from an event callback (which would end the process).
+ */
 function gzipStream(src: ReadableStream<Uint8Array>): ReadableStream<Uint8Array<ArrayBuffer>> {
   const gz = zlib.createGzip({ level: 1 });
+  const reader = src.getReader();
+  let done = false;
   return new ReadableStream({
     start(c) {
       gz.on("data", (chunk: Uint8Array) => {
+        if (done) return;
         c.enqueue(new Uint8Array(chunk.buffer as ArrayBuffer, chunk.byteOffset, chunk.byteLength));
       });
-      gz.on("end", () => c.close());
-      gz.on("error", (e: Error) => c.error(e));
+      gz.on("end", () => {
+        if (done) return;
+        done = true;
+        c.close();
+      });
+      gz.on("error", (e: Error) => {
+        if (done) return;
+        done = true;
+        c.error(e);
+      });
       (async () => {
         try {
-          for await (const part of src) {
-            if (!gz.write(part)) await new Promise((r) => gz.once("drain", r));
+          while (true) {
+            const { value, done: end } = await reader.read();
+            if (end) break;
+            if (!gz.write(value)) await new Promise((r) => gz.once("drain", r));
           }
           gz.end();
         } catch (e) {
           gz.destroy(e instanceof Error ? e : new Error(String(e)));
         }
       })();
+    },
+    cancel(reason) {
+      done = true;
+      gz.destroy();
+      return reader.cancel(reason);
     },
   });
 }
@@ -300,6 +322,7 @@ export class ClickHouseStore implements FlowStore {
   #maxAttempts: number;
   #retryBase: number;
   #retryMax: number;
+  readonly #requestTimeout: number;
 
   #queue: { data: Uint8Array; rows: number }[] = [];
   #queueRows = 0;
@@ -347,11 +370,12 @@ export class ClickHouseStore implements FlowStore {
     this.#maxAttempts = positive("maxAttempts", options.maxAttempts, 3);
     this.#retryBase = positive("retryBaseMs", options.retryBaseMs, 250);
     this.#retryMax = positive("retryMaxMs", options.retryMaxMs, 30_000);
+    this.#requestTimeout = positive("requestTimeoutMs", options.requestTimeoutMs, 30_000);
     this.#client = createClient({
       url,
       username: options.username ?? "default",
       password: options.password ?? "",
-      request_timeout: positive("requestTimeoutMs", options.requestTimeoutMs, 30_000),
+      request_timeout: this.#requestTimeout,
       compression: { response: options.compress === true },
       log: { level: 127 }, // OFF: failures are logged here, once, with their context
       fetch: storeFetch(this.#payloads, options.compress === true),
@@ -670,10 +694,15 @@ export class ClickHouseStore implements FlowStore {
       return lane;
     };
     const splitRows = Math.min(STREAM_SPLIT_ROWS, Math.floor(this.#queueLimit / 8));
+    // Rows in flight stay held (for a retry) and count against the queue's limit: half of it
+    // is left for the rows that come in meanwhile. The body must also end well before the
+    // request's timeout, which counts from its first octet.
+    const maxRows = Math.min(STREAM_MAX_ROWS, Math.floor(this.#queueLimit / 2));
+    const maxMs = Math.min(STREAM_MAX_MS, this.#requestTimeout / 4);
     let fed = 0; // held batches handed to a lane
     let rows = 0;
     const feed = () => {
-      for (let b = this.#held[fed]; b; b = this.#held[fed]) {
+      for (let b = this.#held[fed]; b && rows < maxRows; b = this.#held[fed]) {
         let lane = lanes.length === 0
           ? openLane()
           : lanes.length === 1 && lanes[0]!.rows >= splitRows
@@ -698,10 +727,7 @@ export class ClickHouseStore implements FlowStore {
     feed();
     const started = this.#clock();
     const anyOpen = () => lanes.some((l) => l.open);
-    // Rows in flight stay held (for a retry) and count against the queue's limit: half of it
-    // is left for the rows that come in meanwhile.
-    const maxRows = Math.min(STREAM_MAX_ROWS, Math.floor(this.#queueLimit / 2));
-    while (anyOpen() && rows < maxRows && this.#clock() - started < STREAM_MAX_MS) {
+    while (anyOpen() && rows < maxRows && this.#clock() - started < maxMs) {
       if (this.#queueRows === 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, STREAM_IDLE_MS);
