@@ -301,8 +301,8 @@ class RecvmmsgReceiver implements UdpReceiver {
   /** Empty asks in a row. */
   #idle = 0;
   /** Datagrams per millisecond lately, and the window being counted. */
-  #ratePerMs = 0;
-  #windowStart = 0;
+  #ratePerMs = Infinity; // unknown until a window has been counted
+  #windowStart = performance.now();
   #windowCount = 0;
   /** Mean length of the datagrams of the last batch. */
   #meanLength = 1500;
@@ -442,7 +442,10 @@ class RecvmmsgReceiver implements UdpReceiver {
       if (n > 0) {
         this.#idle = 0;
         this.#drained = n < this.#batch;
-        return this.#collect(n);
+        const got = this.#collect(n);
+        // A batch of only over-long datagrams (skipped) is not the end: [] means closed.
+        if (got.length > 0) return got;
+        continue;
       }
       const code = n < 0 ? errno(c) : EAGAIN;
       if (code === EINTR) continue;
@@ -455,10 +458,17 @@ class RecvmmsgReceiver implements UdpReceiver {
         continue;
       }
       this.#idle = 0;
+      const waitStart = performance.now();
       this.#polling = c.poll(this.#pollfd, 1n, 1000);
       await this.#polling;
       this.#polling = null;
       this.#lastYield = performance.now();
+      if (this.#lastYield - waitStart >= RATE_WINDOW_MS) {
+        // After a quiet spell the rate counted before it says nothing of what comes next.
+        this.#ratePerMs = Infinity;
+        this.#windowStart = this.#lastYield;
+        this.#windowCount = 0;
+      }
     }
     this.#closeFd();
     return [];
@@ -473,8 +483,9 @@ class RecvmmsgReceiver implements UdpReceiver {
       this.#windowStart = now;
       this.#windowCount = 0;
     }
+    const current = this.#windowCount / Math.max(now - this.#windowStart, GATHER_MS);
     return socketBufferCapacity(this.rcvbuf, this.#meanLength) >=
-      GATHER_HEADROOM_MS * this.#ratePerMs;
+      GATHER_HEADROOM_MS * Math.max(this.#ratePerMs, current);
   }
 
   #collect(n: number): UdpDatagram[] {

@@ -103,6 +103,34 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "udp receiver (recvmmsg): a batch of only over-long datagrams does not end receive() with []",
+  ignore: !ffi,
+  async fn() {
+    // [] means closed to the collector, which would stop taking UDP for good.
+    using rx = openUdpReceiver({
+      hostname: "127.0.0.1",
+      port: 0,
+      mode: "recvmmsg",
+      maxDatagramSize: 100,
+    });
+    const tx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    try {
+      const to = { transport: "udp" as const, hostname: "127.0.0.1", port: rx.port };
+      const pending = rx.receive();
+      await tx.send(pattern(500), to);
+      await new Promise((r) => setTimeout(r, 100));
+      await tx.send(pattern(50), to);
+      const got = await pending;
+      assertEquals(got.map((d) => d.data.slice()), [pattern(50)]);
+      assertEquals(rx.truncated, 1);
+    } finally {
+      tx.close();
+    }
+  },
+});
+
+Deno.test({
   name: "udp receiver (recvmmsg): datagrams the full socket buffer dropped are counted",
   ignore: !ffi,
   async fn() {
