@@ -164,8 +164,8 @@ export class ExportingProcess {
       throw new RangeError(`Invalid buffer limit ${this.#bufferLimit}`);
     }
     this.#reconnector = new Reconnector({
-      initialBackoffMs: options.initialBackoffMs ?? 1000,
-      maxBackoffMs: options.maxBackoffMs ?? 30_000,
+      initialBackoffMs: options.initialBackoffMs,
+      maxBackoffMs: options.maxBackoffMs,
       clock: this.#clock,
       isClosed: () => this.#closed,
       connect: () => this.#connect(),

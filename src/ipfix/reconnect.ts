@@ -12,9 +12,10 @@ const STABLE_CONNECTION_MS = 10_000;
 
 /** What a {@link Reconnector} does at each step. */
 export interface ReconnectorOptions {
-  /** First wait after a failure (it doubles up to `maxBackoffMs`). */
-  initialBackoffMs: number;
-  maxBackoffMs: number;
+  /** First wait after a failure (it doubles up to `maxBackoffMs`); 1 s by default. */
+  initialBackoffMs?: number;
+  /** Longest wait between connects; 30 s by default. */
+  maxBackoffMs?: number;
   clock: Clock;
   /** Whether the owner is closed: the loop ends. */
   isClosed(): boolean;
@@ -34,7 +35,7 @@ export interface ReconnectorOptions {
  *
  * @example
  * ```ts
- * // const r = new Reconnector({ initialBackoffMs: 1000, maxBackoffMs: 30_000, clock: Date.now,
+ * // const r = new Reconnector({ clock: Date.now,
  * //   isClosed: () => closed, connect, disconnect, onConnected: () => void pump(),
  * //   onFailure: (e, ms) => log.warn("Cannot connect", { error: e, retryInMs: ms }) });
  * // const loop = r.run(); … closed = true; r.wake(); await loop;
@@ -63,7 +64,9 @@ export class Reconnector {
   /** Runs until the owner is closed. */
   async run(): Promise<void> {
     const o = this.#o;
-    let backoff = o.initialBackoffMs;
+    const initial = o.initialBackoffMs ?? 1000;
+    const max = o.maxBackoffMs ?? 30_000;
+    let backoff = initial;
     while (!o.isClosed()) {
       try {
         await o.connect();
@@ -77,13 +80,13 @@ export class Reconnector {
         o.onConnected();
         await lost;
         // A connection that did not last is no reason to hammer the collector again.
-        if (o.clock() - since >= STABLE_CONNECTION_MS) backoff = o.initialBackoffMs;
+        if (o.clock() - since >= STABLE_CONNECTION_MS) backoff = initial;
       } catch (e) {
         o.onFailure(e, backoff);
       }
       if (o.isClosed()) break;
       await this.#sleep(backoff);
-      backoff = Math.min(backoff * 2, o.maxBackoffMs);
+      backoff = Math.min(backoff * 2, max);
     }
   }
 

@@ -120,8 +120,8 @@ export class JsonCollectorSink implements FlowSink {
     this.#flushTimeout = options.flushTimeoutMs ?? 30_000;
     this.#closeTimeout = options.closeTimeoutMs ?? 5_000;
     this.#reconnector = new Reconnector({
-      initialBackoffMs: options.initialBackoffMs ?? 1000,
-      maxBackoffMs: options.maxBackoffMs ?? 30_000,
+      initialBackoffMs: options.initialBackoffMs,
+      maxBackoffMs: options.maxBackoffMs,
       clock: this.#clock,
       isClosed: () => this.#closed,
       connect: () => this.#connect(),
