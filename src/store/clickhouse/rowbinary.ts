@@ -15,6 +15,7 @@
  */
 
 import { FLOW_COLUMNS, type FlowRow } from "../types.ts";
+import { ByteWriter } from "./byte_writer.ts";
 
 /** Octets and largest value of each unsigned integer column type. */
 const WIDTH: Record<string, [number, number]> = {
@@ -36,29 +37,9 @@ export function clampUnsigned(v: unknown, max: number): number {
  * Writes RowBinary rows into one growing buffer. Strings repeat from row to row (pod names,
  * namespaces, addresses, labels): each is kept with its length prefix already encoded.
  */
-class Writer {
-  buf = new Uint8Array(1 << 20);
-  dv = new DataView(this.buf.buffer);
-  pos = 0;
+class Writer extends ByteWriter {
   readonly #cache = new Map<string, Uint32Array>();
   readonly #encoder = new TextEncoder();
-
-  /** Lets a buffer grown by a large batch go. */
-  reset(): void {
-    this.buf = new Uint8Array(1 << 20);
-    this.dv = new DataView(this.buf.buffer);
-  }
-
-  /** Room for at least `n` more octets. */
-  room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const b = new Uint8Array(size);
-    b.set(this.buf.subarray(0, this.pos));
-    this.buf = b;
-    this.dv = new DataView(b.buffer);
-  }
 
   /**
    * A String column: its length, then its UTF-8 octets. Each string is kept encoded as 32-bit
@@ -169,6 +150,6 @@ export function encodeRowBinary(rows: readonly FlowRow[]): Uint8Array {
   w.pos = 0;
   for (let i = 0; i < rows.length; i++) writeRow(w, rows[i]!);
   const out = w.buf.slice(0, w.pos);
-  if (w.buf.length > 1 << 24) w.reset();
+  w.shrink();
   return out;
 }

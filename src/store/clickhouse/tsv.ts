@@ -10,6 +10,7 @@
  */
 
 import { FLOW_COLUMNS, type FlowRow } from "../types.ts";
+import { ByteWriter } from "./byte_writer.ts";
 
 /** Largest value of each unsigned integer column type. */
 const MAX: Record<string, number> = {
@@ -72,20 +73,9 @@ for (let i = 0; i < 100; i++) {
  * kept by value (pod names, namespaces, addresses and labels repeat from row to row), integers
  * written two digits at a time with integer arithmetic.
  */
-class Writer {
-  buf = new Uint8Array(1 << 20);
-  pos = 0;
+class Writer extends ByteWriter {
   readonly #cache = new Map<string, Uint8Array>();
   readonly #encoder = new TextEncoder();
-
-  room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const b = new Uint8Array(size);
-    b.set(this.buf.subarray(0, this.pos));
-    this.buf = b;
-  }
 
   /** A String column and its separator. */
   S(v: unknown, sep: number): void {
@@ -224,7 +214,7 @@ export function encodeTsv(rows: readonly FlowRow[]): string {
   w.pos = 0;
   for (let i = 0; i < rows.length; i++) writeRow(w, rows[i]!);
   const text = decoder.decode(w.buf.subarray(0, w.pos));
-  if (w.buf.length > 1 << 24) w.buf = new Uint8Array(1 << 20);
+  w.shrink();
   return text;
 }
 
