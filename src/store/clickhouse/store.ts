@@ -628,7 +628,11 @@ export class ClickHouseStore implements FlowStore {
         this.#drop(entry.rows, "a spooled batch in a format this version does not write");
         continue;
       }
-      const result = await this.#send(p.subarray(SPOOL_TAG.length), entry.rows, "spooled batch");
+      const result = await this.#send(
+        p.subarray(SPOOL_TAG.length),
+        () => entry.rows,
+        "spooled batch",
+      );
       if (result === "retry") return false;
       await spool.remove(entry);
       if (result === "ok") this.#written += entry.rows;
@@ -643,7 +647,7 @@ export class ClickHouseStore implements FlowStore {
         } else if (result === "rejected" && batches.length > 1) {
           // One INSERT a batch, to drop only what the server refuses.
           for (const b of batches) {
-            const one = retry ? "retry" : await this.#send(b.data, b.rows, "batch");
+            const one = retry ? "retry" : await this.#send(b.data, () => b.rows, "batch");
             if (one === "retry") {
               b.attempts++;
               retry = true;
@@ -689,7 +693,9 @@ export class ClickHouseStore implements FlowStore {
       let controller!: ReadableStreamDefaultController<Uint8Array>;
       const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
       const lane: Lane = { controller, batches: [], rows: 0, open: true, sent: undefined! };
-      lane.sent = this.#send(body, 0, "batch").finally(() => lane.open = false);
+      lane.sent = this.#send(body, () => lane.rows, "streamed batch").finally(() =>
+        lane.open = false
+      );
       lanes.push(lane);
       return lane;
     };
@@ -709,8 +715,9 @@ export class ClickHouseStore implements FlowStore {
           ? openLane()
           : lanes.reduce((a, l) => (l.rows < a.rows ? l : a));
         if (!lane.open) {
-          lane = lanes.find((l) => l.open)!;
-          if (!lane) return;
+          const open = lanes.find((l) => l.open);
+          if (!open) return;
+          lane = open;
         }
         try {
           lane.controller.enqueue(b.data);
@@ -751,10 +758,13 @@ export class ClickHouseStore implements FlowStore {
     return lanes.map((l, i) => ({ result: results[i]!, batches: l.batches }));
   }
 
-  /** One INSERT. */
+  /**
+   * One INSERT. `rows` is read when the outcome is logged: a streaming body's count is known
+   * only once it is complete.
+   */
   async #send(
     data: Uint8Array | ReadableStream<Uint8Array>,
-    rows: number,
+    rows: () => number,
     what: string,
   ): Promise<SendResult> {
     const id = crypto.randomUUID();
@@ -771,10 +781,14 @@ export class ClickHouseStore implements FlowStore {
       if (code !== undefined && SCHEMA_CODES.has(code)) this.#schemaReady = false;
       if (code !== undefined && PERMANENT_CODES.has(code)) {
         this.#failures++;
-        this.#log.error("ClickHouse refused a batch for good", { what, rows, error: message(err) });
+        this.#log.error("ClickHouse refused a batch for good", {
+          what,
+          rows: rows(),
+          error: message(err),
+        });
         return "rejected";
       }
-      this.#failed(err, `insert a ${what} of ${rows} rows`);
+      this.#failed(err, `insert a ${what} of ${rows()} rows`);
       return "retry";
     } finally {
       this.#payloads.delete(id);
