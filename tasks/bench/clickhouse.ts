@@ -20,7 +20,8 @@ import { emptyFlowRow, FLOW_COLUMNS, type FlowRow } from "../../src/store/mod.ts
 import { ClickHouseServer, needsClickHouse } from "../../tests/_clickhouse.ts";
 import { parseFlags } from "../_cli.ts";
 
-const USAGE = `Usage: deno task bench clickhouse [--rows N] [--rounds N] [--quick] [--json FILE]
+const USAGE =
+  `Usage: deno task bench clickhouse [--rows N] [--rounds N] [--batch-rows N] [--quick] [--json FILE]
 
 Starts its own ClickHouse server (Debian's clickhouse-server, temporary directory, loopback),
 generates N realistic flow rows (a simulated cluster: 1000 pods in 10 namespaces on 20 nodes,
