@@ -7,6 +7,7 @@
 import {
   CollectingProcess,
   type DecodedMessage,
+  defaultRegistry,
   type ExporterInfo,
   formatMessageText,
   parseAddress,
@@ -15,7 +16,7 @@ import {
 import { onSignal, parseFlags, readFlagFile } from "./_cli.ts";
 
 const USAGE = `Usage: deno task collector [--address HOST:PORT:PROTO] [--format json|text]
-                             [--cert FILE --key FILE [--ca FILE]]
+                             [--cert FILE --key FILE [--ca FILE]] [--elements NAME,...]
 
 Collects IPFIX (RFC 7011) and prints every data record to stdout as it arrives.
 
@@ -31,6 +32,9 @@ Collects IPFIX (RFC 7011) and prints every data record to stdout as it arrives.
   --rcvbuf    udp: socket receive buffer to ask for, in octets (the kernel doubles it and,
               unless run as root, caps it at net.core.rmem_max); net.core.rmem_default
               otherwise. A bigger buffer rides out bursts of exporters.
+  --elements  decode and print only these elements, by registry name (sourcePodName,
+              octetDeltaCount, unknown:<pen>:<id>); the other fields of each record are
+              checked for length and skipped. Every element by default.
   -h, --help  this help
 
 Counters (records, messages, errors, lost, and over udp the datagrams the kernel dropped
@@ -43,7 +47,23 @@ const flags = parseFlags(USAGE, {
   key: { type: "string" },
   ca: { type: "string" },
   rcvbuf: { type: "string" },
+  elements: { type: "string" },
 });
+let elements: string[] | undefined;
+if (flags.elements !== undefined) {
+  elements = (flags.elements as string).split(",").map((s) => s.trim()).filter((s) => s);
+  const unknown = elements.filter((n) =>
+    !defaultRegistry.byName(n) && !/^unknown:\d{1,10}:\d{1,5}$/.test(n)
+  );
+  if (elements.length === 0 || unknown.length > 0) {
+    console.error(
+      `Invalid --elements "${flags.elements}": ${
+        unknown.length > 0 ? `no element named ${unknown.join(", ")}` : "no element named"
+      }\n\n${USAGE}`,
+    );
+    Deno.exit(2);
+  }
+}
 let rcvbuf: number | undefined;
 if (flags.rcvbuf !== undefined) {
   rcvbuf = Number(flags.rcvbuf);
@@ -107,6 +127,7 @@ try {
     address: flags.address as string,
     ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}) } } : {}),
     ...(rcvbuf !== undefined ? { udpReceiveBuffer: rcvbuf } : {}),
+    ...(elements ? { elements } : {}),
     onMessage: print,
   });
   await collector.listen();

@@ -154,6 +154,8 @@ Deno.test("cli: bad flags exit 2 with a message and the usage", async () => {
     [COLLECTOR, ["--rcvbuf", "lots"], 'Invalid --rcvbuf "lots"'],
     [COLLECTOR, ["--rcvbuf", "100"], 'Invalid --rcvbuf "100"'],
     [COLLECTOR, ["--rcvbuf", "1e12"], 'Invalid --rcvbuf "1e12"'],
+    [COLLECTOR, ["--elements", "sourcePodName,podName"], "no element named podName"],
+    [COLLECTOR, ["--elements", " , "], 'Invalid --elements " , "'],
     [REPLAY, ["--bogus"], "Unknown option '--bogus'"],
     [REPLAY, [], "--collector is required"],
     [REPLAY, ["--collector", "fd00:10:244::5"], "brackets"],
@@ -192,6 +194,29 @@ Deno.test("cli: replay exits 2 for an invalid --mtu", async () => {
 
 // ---------------------------------------------------------------------------------------------
 // Pipelines
+
+Deno.test("cli: collector --elements prints only the named elements (udp)", async () => {
+  await using c = await CollectorProcess.start([
+    "--address",
+    "127.0.0.1:0:udp",
+    "--elements",
+    "sourcePodName,octetDeltaCount,unknown:32473:7",
+  ]);
+  const input = [
+    { record: { sourceIPv4Address: "10.0.0.1", octetDeltaCount: 1500, sourcePodName: "web-1" } },
+    { record: { sourceIPv4Address: "10.0.0.2", tcpState: "ESTABLISHED", interfaceName: "eth0" } },
+  ];
+  const out = await replay(["--collector", `127.0.0.1:${c.port}:udp`], jsonLines(input));
+  assertEquals(out.code, 0, out.stderr);
+  await c.waitLines(2);
+  assertEquals(c.records.map((l) => l.record), [
+    { octetDeltaCount: 1500, sourcePodName: "web-1" },
+    {},
+  ]);
+  const { code, counters } = await c.stop();
+  assertEquals(code, 0);
+  assertEquals([counters.records, counters.errors], [2, 0]);
+});
 
 Deno.test("cli: replay → collector (tcp, json): records, headers, counters on SIGTERM", async () => {
   await using c = await CollectorProcess.start([

@@ -30,7 +30,13 @@ import {
 import { MalformedError, TruncatedError } from "./errors.ts";
 import { defaultRegistry, type Registry, unknownElement } from "./registry.ts";
 import { TemplateCache, UDP_TEMPLATE_LIFETIME_MS } from "./template_cache.ts";
-import { ANTREA_PEN, type DataRecord, REVERSE_PEN, type Template } from "./types.ts";
+import {
+  ANTREA_PEN,
+  type DataRecord,
+  MESSAGE_HEADER_LENGTH,
+  REVERSE_PEN,
+  type Template,
+} from "./types.ts";
 
 /** 2023-11-14T22:13:20Z, the export time of every message built here. */
 const FIXED_MS = 1_700_000_000_000;
@@ -1276,4 +1282,81 @@ Deno.test("fields with a length invalid for their type decode as octetArray", ()
     ingressInterface: hex("aabbcc"),
   }]);
   assertEquals(reencode(d), bytes);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Element selection
+
+/** The record with only the named elements, in its own order. */
+function pick(r: DataRecord, names: ReadonlySet<string>): DataRecord {
+  return Object.fromEntries(Object.entries(r).filter(([k]) => names.has(k)));
+}
+
+Deno.test("a cache that selects elements decodes those and skips the rest", () => {
+  const t = compileTemplate(allTypesTemplate());
+  const records = allTypesRecords();
+  const bytes = encodeOne([t.template], records.map((r) => [t, r]));
+  const keep = new Set([
+    "protocolIdentifier",
+    "interfaceDescription", // variable-length string
+    "sourcePodName", // enterprise, variable-length
+    "sourceIPv4Address",
+    "notAnElementOfThisTemplate",
+  ]);
+  const d = decode(bytes, new TemplateCache({ elements: keep }));
+  assertStrictEquals(d.recordCount, records.length);
+  assertEquals(d.dataSets[0]!.records, records.map((r) => pick(r, keep)));
+  // A full cache in the same process still decodes every element (layouts are cached apart).
+  assertEquals(decode(bytes).dataSets[0]!.records, records);
+  // An empty selection still counts the records and checks their lengths.
+  const none = decode(bytes, new TemplateCache({ elements: [] }));
+  assertStrictEquals(none.recordCount, records.length);
+  assertEquals(none.dataSets[0]!.records, records.map(() => ({})));
+});
+
+Deno.test("skipped fields are still checked for length: truncation is detected", () => {
+  const rng = new Rng(7);
+  const t = compileTemplate(antreaFlowTemplate(4));
+  const bytes = encodeOne([t.template], [[t, antreaRecord(rng, 4)]]);
+  const dv = new DataView(bytes.buffer);
+  // The message holds the template set, then a data set with the one record.
+  const dataSet = MESSAGE_HEADER_LENGTH + dv.getUint16(MESSAGE_HEADER_LENGTH + 2);
+  let thrown = 0;
+  // Cut the record short (message and set lengths cut to match): a decoder that keeps only
+  // the source address must do as the full decoder does (throw at the same offset, or take a
+  // remainder shorter than any record as padding), never return a shorter record.
+  const outcome = (bytes: Uint8Array, cache?: TemplateCache) => {
+    try {
+      return `${decode(bytes, cache).recordCount} records`;
+    } catch (e) {
+      return `${(e as Error).constructor.name} at ${(e as TruncatedError).offset}`;
+    }
+  };
+  for (let cut = bytes.length - 1; cut > dataSet + 4; cut--) {
+    const short = bytes.slice(0, cut);
+    const sv = new DataView(short.buffer);
+    sv.setUint16(2, cut);
+    sv.setUint16(dataSet + 2, cut - dataSet);
+    const full = outcome(short);
+    const picked = outcome(short, new TemplateCache({ elements: ["sourceIPv4Address"] }));
+    assertStrictEquals(picked, full, `cut ${cut}`);
+    if (full.startsWith("TruncatedError")) thrown++;
+  }
+  assert(thrown > 100, `${thrown} cuts threw`);
+});
+
+Deno.test("element selection on random Antrea records equals picking from the full decode", () => {
+  const rng = new Rng(11);
+  for (const v of [4, 6] as const) {
+    const t = compileTemplate(antreaFlowTemplate(v));
+    const records = Array.from({ length: 50 }, () => antreaRecord(rng, v));
+    const bytes = encodeOne([t.template], records.map((r) => [t, r]));
+    const full = decode(bytes).dataSets[0]!.records;
+    const names = antreaFlowElementNames(v);
+    for (let i = 0; i < 40; i++) {
+      const keep = new Set(names.filter(() => rng.chance(0.3)));
+      const d = decode(bytes, new TemplateCache({ elements: keep }));
+      assertEquals(d.dataSets[0]!.records, full.map((r) => pick(r, keep)), show([...keep]));
+    }
+  }
 });

@@ -88,6 +88,11 @@ export interface CollectingProcessOptions {
   maxMessageSize?: number;
   /** UDP socket receive buffer in octets (SO_RCVBUF; SO_RCVBUFFORCE as root). */
   udpReceiveBuffer?: number;
+  /**
+   * Element names to decode; records hold only these, and other fields are length-checked and
+   * skipped. Every element by default.
+   */
+  elements?: Iterable<string>;
 }
 
 interface Sequence {
@@ -156,7 +161,10 @@ export class CollectingProcess {
     }
     this.#log = options.logger ?? createLogger("ipfix-collector");
     this.#clock = options.clock ?? systemClock;
-    this.cache = new TemplateCache({ clock: this.#clock });
+    this.cache = new TemplateCache({
+      clock: this.#clock,
+      ...(options.elements ? { elements: options.elements } : {}),
+    });
   }
 
   /** The bound port (useful with port 0). */

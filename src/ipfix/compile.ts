@@ -274,9 +274,16 @@ interface Layout {
 const layouts = new Map<string, Layout>();
 
 /** A string that identifies the record layout of a template (names, types and lengths). */
-function signature(template: Template, names: string[]): string {
-  return template.fields.map((f, i) => `${names[i]}/${f.element.type}/${f.length}`).join(",");
+function signature(template: Template, names: string[], keep?: ElementSelection): string {
+  const layout = template.fields.map((f, i) => `${names[i]}/${f.element.type}/${f.length}`);
+  return keep ? `${layout.join(",")}|${[...keep].sort().join(",")}` : layout.join(",");
 }
+
+/**
+ * Element names a decoder keeps; every other field is checked for length and skipped (its value
+ * is never decoded). Undefined keeps every field.
+ */
+export type ElementSelection = ReadonlySet<string>;
 
 /**
  * Compiles a template into a record decoder and encoder. Each is generated on its first use
@@ -291,17 +298,17 @@ function signature(template: Template, names: string[]): string {
  * c.minLength; // 8
  * ```
  */
-export function compileTemplate(template: Template): CompiledTemplate {
+export function compileTemplate(template: Template, keep?: ElementSelection): CompiledTemplate {
   const names = fieldNames(template);
   let minLength = 0;
   for (const f of template.fields) minLength += f.length === VARIABLE_LENGTH ? 1 : f.length;
   if (minLength === 0) {
     throw new RangeError(`Template ${template.id} describes records of length 0`);
   }
-  const sig = signature(template, names);
+  const sig = signature(template, names, keep);
   let layout = layouts.get(sig);
   if (!layout) {
-    layout = generate(template, names);
+    layout = generate(template, names, keep);
     if (layouts.size >= 10000) layouts.clear();
     layouts.set(sig, layout);
   }
@@ -325,7 +332,7 @@ export function compileTemplate(template: Template): CompiledTemplate {
   return c;
 }
 
-function generate(template: Template, names: string[]): Layout {
+function generate(template: Template, names: string[], keep?: ElementSelection): Layout {
   const dec: string[] = [];
   const enc: string[] = [];
   const props: string[] = [];
@@ -343,13 +350,16 @@ function generate(template: Template, names: string[]): Layout {
   template.fields.forEach((f, i) => {
     const n = JSON.stringify(names[i]);
     const type = effectiveType(f.element.type, f.length);
-    props.push(`${n}: v${i}`);
+    const kept = keep === undefined || keep.has(f.element.name);
+    if (kept) props.push(`${n}: v${i}`);
     enc.push(`v = r[${n}];`);
     if (f.length === VARIABLE_LENGTH) {
       flushRun();
       dec.push(
         `if (o >= end) H.trunc(o); L = u8[o++]; if (L === 255) { if (o + 2 > end) H.trunc(o); L = dv.getUint16(o); o += 2; } if (o + L > end) H.trunc(o);`,
-        type === "string"
+        !kept
+          ? `o += L;`
+          : type === "string"
           ? `const v${i} = H.decodeStringAt(dv, u8, o, L); o += L;`
           : `const v${i} = u8.slice(o, o + L); o += L;`,
       );
@@ -372,7 +382,11 @@ function generate(template: Template, names: string[]): Layout {
       enc.push("");
     }
     fixedRun += f.length;
-    dec.push(`const v${i} = ${decodeExpr(type, f.length, "o")}; o += ${f.length};`);
+    dec.push(
+      kept
+        ? `const v${i} = ${decodeExpr(type, f.length, "o")}; o += ${f.length};`
+        : `o += ${f.length};`,
+    );
     enc.push(encodeStmt(type, f.length, n, "v", "o"), `o += ${f.length};`);
   });
   flushRun();

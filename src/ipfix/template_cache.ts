@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type CompiledTemplate, compileTemplate } from "./compile.ts";
+import { type CompiledTemplate, compileTemplate, type ElementSelection } from "./compile.ts";
 import { type Clock, systemClock, type Template } from "./types.ts";
 
 /** Identifies a transport session: one TCP/TLS connection, or one UDP exporter address. */
@@ -23,6 +23,12 @@ interface Entry {
 export interface TemplateCacheOptions {
   /** Time source for template expiry; the system clock by default. */
   clock?: Clock;
+  /**
+   * Names of the elements to decode; records then hold only these, and every other field is
+   * checked for length and skipped without decoding its value (as a collector that stores a fixed
+   * set of elements does). Every element by default.
+   */
+  elements?: Iterable<string>;
 }
 
 /**
@@ -38,9 +44,11 @@ export interface TemplateCacheOptions {
 export class TemplateCache {
   readonly #sessions = new Map<SessionKey, Map<number, Entry>>();
   readonly #clock: Clock;
+  readonly #keep: ElementSelection | undefined;
 
   constructor(options: TemplateCacheOptions = {}) {
     this.#clock = options.clock ?? systemClock;
+    this.#keep = options.elements ? new Set(options.elements) : undefined;
   }
 
   /** Adds or replaces a template; `lifetimeMs` is Infinity for TCP/TLS sessions. */
@@ -52,7 +60,7 @@ export class TemplateCache {
   ): CompiledTemplate {
     let s = this.#sessions.get(session);
     if (!s) this.#sessions.set(session, s = new Map());
-    const compiled = compileTemplate(template);
+    const compiled = compileTemplate(template, this.#keep);
     s.set(domain * 65536 + template.id, { compiled, expiresAt: this.#clock() + lifetimeMs });
     return compiled;
   }
