@@ -973,6 +973,69 @@ Deno.test("udp: sequence gaps are counted per exporter", async () => {
   }
 });
 
+Deno.test({
+  name:
+    "udp: datagrams the kernel drops on a full socket buffer show in udpBufferDrops and as lost",
+  // recvmmsg (the only receiver that reads the kernel's drop counter) needs FFI.
+  ignore: Deno.build.os !== "linux" ||
+    Deno.permissions.querySync({ name: "ffi" }).state !== "granted",
+  async fn() {
+    // The smallest socket buffer the kernel allows holds a few datagrams.
+    const c = await Collector.start("127.0.0.1:0:udp", { udpReceiveBuffer: 1 });
+    const dir = await Deno.makeTempDir({ prefix: "flowvis-drops-" });
+    try {
+      assertEquals(c.stats.udpBufferDrops, 0);
+      // Another process sends 200 datagrams of one record each (sequence 1 to 200, each with
+      // its template) while this one's event loop is held, so the collector cannot read them;
+      // then, once told, one more (201), after the gap.
+      const datagrams = Array.from(
+        { length: 201 },
+        (_, i) => [...message({ sequence: 1 + i, templates: [COUNTERS], records: counters(1, i) })],
+      );
+      await Deno.writeTextFile(`${dir}/datagrams.json`, JSON.stringify(datagrams));
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "eval",
+          "--unstable-net",
+          `const d = JSON.parse(Deno.readTextFileSync("${dir}/datagrams.json"));
+           const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+           const to = { transport: "udp", hostname: "127.0.0.1", port: ${c.port} };
+           for (const b of d.slice(0, 200)) await s.send(new Uint8Array(b), to);
+           Deno.writeTextFileSync("${dir}/sent", "");
+           while (true) {
+             try { Deno.statSync("${dir}/go"); break; } catch { await new Promise((r) => setTimeout(r, 10)); }
+           }
+           await s.send(new Uint8Array(d[200]), to);`,
+        ],
+        stdout: "null",
+        stderr: "inherit",
+      }).spawn();
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        try {
+          Deno.statSync(`${dir}/sent`);
+          break;
+        } catch { /* not yet: keep the event loop held */ }
+      }
+      // The count is there before the collector reads anything.
+      const dropped = c.stats.udpBufferDrops;
+      assert(dropped > 0 && dropped < 200, `${dropped} dropped`);
+      await c.waitRecords(200 - dropped);
+      await Deno.writeTextFile(`${dir}/go`, "");
+      assertEquals((await child.status).code, 0);
+      await c.waitRecords(201 - dropped);
+      // The sequence numbers tell the same story.
+      assertEquals(c.stats.lost, dropped);
+      assertEquals(c.stats.records, 201 - dropped);
+      await c.close();
+      assertEquals(c.stats.udpBufferDrops, dropped, "readable after close");
+    } finally {
+      await c.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 // #checkSequence ignores a message that is behind (a late datagram) but still moves the expected
 // number back to just after it, so the next in-line message counts the late one's successors
 // again as lost.

@@ -69,8 +69,11 @@ export interface CollectorStats {
   lost: number;
   sessionsOpened: number;
   activeSessions: number;
-  /** UDP datagrams the kernel dropped because the socket buffer was full (SO_RXQ_OVFL). */
-  udpBufferDrops: number;
+  /**
+   * UDP datagrams the kernel dropped because the socket buffer was full: the socket's counter,
+   * read (one system call) each time this is read.
+   */
+  readonly udpBufferDrops: number;
 }
 
 /** Options of a {@link CollectingProcess}. */
@@ -161,6 +164,10 @@ export class CollectingProcess {
     }
     this.#log = options.logger ?? createLogger("ipfix-collector");
     this.#clock = options.clock ?? systemClock;
+    Object.defineProperty(this.stats, "udpBufferDrops", {
+      get: () => this.#udp?.drops ?? 0,
+      enumerable: true,
+    });
     this.cache = new TemplateCache({
       clock: this.#clock,
       ...(options.elements ? { elements: options.elements } : {}),
@@ -380,7 +387,6 @@ export class CollectingProcess {
         // Many datagrams per call (recvmmsg) where FFI is allowed; views valid until the next.
         const batch = await udp.receive();
         if (batch.length === 0) break;
-        if (udp.drops !== undefined) this.stats.udpBufferDrops = udp.drops;
         for (const { data, address } of batch) {
           let key = this.#udpKeys.get(address);
           if (key === undefined) {
