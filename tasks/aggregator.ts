@@ -27,7 +27,8 @@ records, record metrics, /metrics and /healthz on apiServer.apiPort (10348).
                             inactiveFlowRecordTimeout, aggregatorTransportProtocol, flowAggregatorAddress,
                             recordContents.podLabels, apiServer.*, flowCollector.*, clickHouse.*) plus
                             embeddedStore.*, tls.*, collectorAddress, correlationTimeout, maxFlows,
-                            kubeconfig, inventoryFile; an empty file gives every default
+                            udpReceiveBuffer, kubeconfig, inventoryFile; an empty file gives every
+                            default
   --issue-client-cert NAME  write a client certificate for an agent (client.crt, client.key, ca.crt)
                             signed by the aggregator's CA (created in tls.dir when missing), then exit
   --out DIR                 where --issue-client-cert writes

@@ -117,6 +117,59 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "aggregator over udp: udpReceiveBuffer sizes the socket; simulated agents' records arrive",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir("flowvis-agg-udp-");
+    const config = parseAggregatorConfig([
+      "aggregatorTransportProtocol: udp",
+      'collectorAddress: "127.0.0.1:0"',
+      "apiServer: { apiPort: 0, bindAddress: 127.0.0.1 }",
+      `embeddedStore: { path: "${dir.path}/flows.db" }`,
+      "udpReceiveBuffer: 1Mi",
+    ].join("\n"));
+    const listening: Record<string, unknown>[] = [];
+    const logger = {
+      ...silentLogger,
+      info: (msg: string, fields?: Record<string, unknown>) => {
+        if (msg === "Listening" && fields) listening.push(fields);
+      },
+    };
+    const svc = await startAggregatorService(config, { logger });
+    try {
+      const collector = listening.find((f) => String(f.address).endsWith(":udp"));
+      assert(collector, JSON.stringify(listening));
+      const rcvbuf = Number(collector.rcvbuf);
+      // As root the kernel takes the size asked for (and doubles it); otherwise it caps it at
+      // net.core.rmem_max.
+      if (Deno.uid() === 0) assert(rcvbuf >= 1 << 20, `rcvbuf ${rcvbuf}`);
+      else assert(rcvbuf > 0, `rcvbuf ${rcvbuf}`);
+      const sim = new Simulator({
+        collector: `127.0.0.1:${svc.aggregator.port}:udp`,
+        nodes: 2,
+        podsPerNode: 4,
+        seed: 7,
+        records: 500,
+        rate: 500,
+        progressIntervalMs: 0,
+        logger: silentLogger,
+        agentLogger: silentLogger,
+      });
+      const summary = await sim.run();
+      assertEquals(summary.recordsSent, 500);
+      const deadline = Date.now() + 10_000;
+      while (svc.aggregator.recordMetrics().numRecordsReceived < 500 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assertEquals(svc.aggregator.recordMetrics().numRecordsReceived, 500);
+    } finally {
+      await svc.stop();
+    }
+  },
+});
+
 Deno.test("aggregator task: a bad config key is refused at start, naming it", async () => {
   await using dir = await tempDir("flowvis-agg-");
   const conf = `${dir.path}/bad.conf`;

@@ -26,6 +26,8 @@ export interface FlowAggregatorOptions {
   aggregation?: Omit<AggregationOptions, "clock">;
   /** Where aggregated records go; each has its own queue. */
   sinks: readonly FlowSink[];
+  /** UDP socket receive buffer to ask for, in octets (udp only); the system's otherwise. */
+  udpReceiveBuffer?: number;
   /** How often expired records are handed out (1 s). */
   tickMs?: number;
   /** Most rows handed out in one slice of a tick before yielding to the event loop (20 000). */
@@ -72,6 +74,7 @@ export class FlowAggregator implements AggregatorView {
     this.collector = new CollectingProcess({
       address: options.collectorAddress,
       ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.udpReceiveBuffer ? { udpReceiveBuffer: options.udpReceiveBuffer } : {}),
       clock: this.#clock,
       logger: this.#log,
       onMessage: (msg) => this.#onMessage(msg),

@@ -66,6 +66,11 @@ export interface AggregatorConfig {
   };
   correlationTimeout: number;
   maxFlows: number;
+  /**
+   * UDP socket receive buffer in octets (aggregatorTransportProtocol udp); 0 leaves the system's
+   * (net.core.rmem_default).
+   */
+  udpReceiveBuffer: number;
 }
 
 /**
@@ -295,6 +300,7 @@ export const AGGREGATOR_SCHEMA: Schema = {
   },
   correlationTimeout: { type: "duration", default: "2m", minMs: 1000 },
   maxFlows: { type: "integer", default: 2_000_000, min: 1 },
+  udpReceiveBuffer: { type: "bytes", default: 0, max: 2 ** 30 },
 };
 
 /** Where ClickHouse credentials come from when the file does not say. */
@@ -367,6 +373,12 @@ export function parseAggregatorConfig(text: string, env: AggregatorEnv = {}): Ag
     throw new ConfigError(
       "flowCollector.address",
       "required when flowCollector.enable is true (write <IP>:<port>[:tcp|udp])",
+    );
+  }
+  if (c.udpReceiveBuffer !== 0 && c.udpReceiveBuffer < 4096) {
+    throw new ConfigError(
+      "udpReceiveBuffer",
+      `expected 0 (the system's) or a size from 4096 to 1073741824 bytes, got ${c.udpReceiveBuffer}`,
     );
   }
   const ch = c.clickHouse;

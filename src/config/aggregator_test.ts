@@ -51,6 +51,7 @@ Deno.test("aggregator config: the reference's defaults and flowvis's", () => {
     tls: { dir: "flowvis-data/pki", caFile: undefined, certFile: undefined, keyFile: undefined },
     correlationTimeout: 120_000,
     maxFlows: 2_000_000,
+    udpReceiveBuffer: 0,
   };
   assertEquals(c, expected);
   // An empty document, a comment-only one and an empty map are the same.
@@ -136,6 +137,7 @@ tls:
   keyFile: server.key
 correlationTimeout: 30s
 maxFlows: 1000
+udpReceiveBuffer: 8Mi
 `,
     { CH_USERNAME: "env-user", CH_PASSWORD: "env-pass" },
   );
@@ -185,6 +187,7 @@ maxFlows: 1000
     },
     correlationTimeout: 30_000,
     maxFlows: 1000,
+    udpReceiveBuffer: 8 * 1024 * 1024,
   };
   assertEquals(c, expected);
   assertEquals(
@@ -255,6 +258,10 @@ Deno.test("aggregator config: every cipher suite name Go knows is accepted", () 
 Deno.test("aggregator config: unknown keys and bad values are refused, naming the key", () => {
   const cases: [string, string][] = [
     ["activeFlowRecordTimeout: 60", "activeFlowRecordTimeout"],
+    ["udpReceiveBuffer: 100", "udpReceiveBuffer"],
+    ["udpReceiveBuffer: 2Gi", "udpReceiveBuffer"],
+    ["udpReceiveBuffer: -1", "udpReceiveBuffer"],
+    ["udpReceiveBuffer: lots", "udpReceiveBuffer"],
     ["activeFlowRecordTimeout: 500ms", "activeFlowRecordTimeout"],
     ["activeFlowRecordTimeout: soon", "activeFlowRecordTimeout"],
     ["inactiveFlowRecordTimeout: -1s", "inactiveFlowRecordTimeout"],
