@@ -34,7 +34,9 @@ Collects IPFIX (RFC 7011) and prints every data record to stdout as it arrives.
               otherwise. A bigger buffer rides out bursts of exporters.
   --elements  decode and print only these elements, by registry name (sourcePodName,
               octetDeltaCount, unknown:<pen>:<id>); the other fields of each record are
-              checked for length and skipped. Every element by default.
+              checked for length and skipped, their values not checked either (a bad
+              boolean there is no error). A name selects every repeat of its element.
+              Records with none of them print as {}. Every element by default.
   -h, --help  this help
 
 Counters (records, messages, errors, lost, and over udp the datagrams the kernel dropped
@@ -52,9 +54,13 @@ const flags = parseFlags(USAGE, {
 let elements: string[] | undefined;
 if (flags.elements !== undefined) {
   elements = (flags.elements as string).split(",").map((s) => s.trim()).filter((s) => s);
-  const unknown = elements.filter((n) =>
-    !defaultRegistry.byName(n) && !/^unknown:\d{1,10}:\d{1,5}$/.test(n)
-  );
+  // A registered element by its name; an unregistered one as the decoder names it.
+  const unknown = elements.filter((n) => {
+    const m = /^unknown:(0|[1-9]\d{0,9}):(0|[1-9]\d{0,4})$/.exec(n);
+    if (!m) return defaultRegistry.byName(n)?.name !== n;
+    const pen = Number(m[1]), id = Number(m[2]);
+    return pen > 0xffffffff || id > 0x7fff || defaultRegistry.get(pen, id) !== undefined;
+  });
   if (elements.length === 0 || unknown.length > 0) {
     console.error(
       `Invalid --elements "${flags.elements}": ${

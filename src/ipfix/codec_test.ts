@@ -1308,6 +1308,16 @@ Deno.test("a cache that selects elements decodes those and skips the rest", () =
   assertEquals(d.dataSets[0]!.records, records.map((r) => pick(r, keep)));
   // A full cache in the same process still decodes every element (layouts are cached apart).
   assertEquals(decode(bytes).dataSets[0]!.records, records);
+  // A name with a comma is one (unknown) name, not two: it keeps nothing.
+  const odd = decode(
+    bytes,
+    new TemplateCache({ elements: ["interfaceDescription,sourcePodName"] }),
+  );
+  assertEquals(odd.dataSets[0]!.records, records.map(() => ({})));
+  assertThrows(
+    () => new TemplateCache({ elements: "sourcePodName" as unknown as string[] }),
+    TypeError,
+  );
   // An empty selection still counts the records and checks their lengths.
   const none = decode(bytes, new TemplateCache({ elements: [] }));
   assertStrictEquals(none.recordCount, records.length);

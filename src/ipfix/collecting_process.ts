@@ -95,7 +95,7 @@ export interface CollectingProcessOptions {
    * Element names to decode; records hold only these, and other fields are length-checked and
    * skipped. Every element by default.
    */
-  elements?: Iterable<string>;
+  elements?: readonly string[] | ReadonlySet<string>;
 }
 
 interface Sequence {

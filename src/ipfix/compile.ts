@@ -276,7 +276,10 @@ const layouts = new Map<string, Layout>();
 /** A string that identifies the record layout of a template (names, types and lengths). */
 function signature(template: Template, names: string[], keep?: ElementSelection): string {
   const layout = template.fields.map((f, i) => `${names[i]}/${f.element.type}/${f.length}`);
-  return keep ? `${layout.join(",")}|${[...keep].sort().join(",")}` : layout.join(",");
+  // The fields kept, by position: distinct selections that keep the same fields share code.
+  return keep
+    ? `${layout.join(",")}|${template.fields.map((f) => keep.has(f.element.name) ? 1 : 0).join("")}`
+    : layout.join(",");
 }
 
 /**

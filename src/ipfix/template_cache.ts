@@ -28,7 +28,7 @@ export interface TemplateCacheOptions {
    * checked for length and skipped without decoding its value (as a collector that stores a fixed
    * set of elements does). Every element by default.
    */
-  elements?: Iterable<string>;
+  elements?: readonly string[] | ReadonlySet<string>;
 }
 
 /**
@@ -48,6 +48,9 @@ export class TemplateCache {
 
   constructor(options: TemplateCacheOptions = {}) {
     this.#clock = options.clock ?? systemClock;
+    if (typeof options.elements === "string") {
+      throw new TypeError("elements: expected a list of element names, not a string");
+    }
     this.#keep = options.elements ? new Set(options.elements) : undefined;
   }
 
