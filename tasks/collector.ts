@@ -12,6 +12,7 @@ import {
   formatMessageText,
   parseAddress,
   recordToJson,
+  UDP_RECEIVE_BUFFER_RANGE,
 } from "../src/ipfix/mod.ts";
 import { onSignal, parseFlags, readFlagFile } from "./_cli.ts";
 
@@ -73,9 +74,10 @@ if (flags.elements !== undefined) {
 let rcvbuf: number | undefined;
 if (flags.rcvbuf !== undefined) {
   rcvbuf = Number(flags.rcvbuf);
-  if (!Number.isInteger(rcvbuf) || rcvbuf < 4096 || rcvbuf > 2 ** 30) {
+  const { min, max } = UDP_RECEIVE_BUFFER_RANGE;
+  if (!Number.isInteger(rcvbuf) || rcvbuf < min || rcvbuf > max) {
     console.error(
-      `Invalid --rcvbuf "${flags.rcvbuf}": expected octets from 4096 to 1073741824\n\n${USAGE}`,
+      `Invalid --rcvbuf "${flags.rcvbuf}": expected octets from ${min} to ${max}\n\n${USAGE}`,
     );
     Deno.exit(2);
   }

@@ -26,7 +26,7 @@ export interface FlowAggregatorOptions {
   aggregation?: Omit<AggregationOptions, "clock">;
   /** Where aggregated records go; each has its own queue. */
   sinks: readonly FlowSink[];
-  /** UDP socket receive buffer to ask for, in octets (udp only); the system's otherwise. */
+  /** UDP socket receive buffer to ask for, in octets (udp only); 0 or none: the system's. */
   udpReceiveBuffer?: number;
   /** How often expired records are handed out (1 s). */
   tickMs?: number;

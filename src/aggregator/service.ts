@@ -126,7 +126,7 @@ export async function startAggregatorService(
         ...(podLabels ? { podLabels } : {}),
       },
       sinks,
-      ...(config.udpReceiveBuffer > 0 ? { udpReceiveBuffer: config.udpReceiveBuffer } : {}),
+      udpReceiveBuffer: config.udpReceiveBuffer,
       logger: log,
     });
     await aggregator.start();

@@ -9,7 +9,12 @@
  */
 
 import { parse as parseYaml } from "yaml";
-import { formatHostPort, parseAddress, type Protocol } from "../ipfix/mod.ts";
+import {
+  formatHostPort,
+  parseAddress,
+  type Protocol,
+  UDP_RECEIVE_BUFFER_RANGE,
+} from "../ipfix/mod.ts";
 import { parseIP } from "../net/mod.ts";
 import { ConfigError, type Schema, validate } from "./schema.ts";
 
@@ -300,7 +305,7 @@ export const AGGREGATOR_SCHEMA: Schema = {
   },
   correlationTimeout: { type: "duration", default: "2m", minMs: 1000 },
   maxFlows: { type: "integer", default: 2_000_000, min: 1 },
-  udpReceiveBuffer: { type: "bytes", default: 0, max: 2 ** 30 },
+  udpReceiveBuffer: { type: "bytes", default: 0, max: UDP_RECEIVE_BUFFER_RANGE.max },
 };
 
 /** Where ClickHouse credentials come from when the file does not say. */
@@ -375,10 +380,11 @@ export function parseAggregatorConfig(text: string, env: AggregatorEnv = {}): Ag
       "required when flowCollector.enable is true (write <IP>:<port>[:tcp|udp])",
     );
   }
-  if (c.udpReceiveBuffer !== 0 && c.udpReceiveBuffer < 4096) {
+  const { min, max } = UDP_RECEIVE_BUFFER_RANGE;
+  if (c.udpReceiveBuffer !== 0 && c.udpReceiveBuffer < min) {
     throw new ConfigError(
       "udpReceiveBuffer",
-      `expected 0 (the system's) or a size from 4096 to 1073741824 bytes, got ${c.udpReceiveBuffer}`,
+      `expected 0 (the system's) or a size from ${min} to ${max} bytes, got ${c.udpReceiveBuffer}`,
     );
   }
   const ch = c.clickHouse;

@@ -76,6 +76,9 @@ export interface CollectorStats {
   readonly udpBufferDrops: number;
 }
 
+/** The UDP receive buffer sizes a collector may ask for, in octets (`udpReceiveBuffer`). */
+export const UDP_RECEIVE_BUFFER_RANGE = { min: 4096, max: 2 ** 30 } as const;
+
 /** Options of a {@link CollectingProcess}. */
 export interface CollectingProcessOptions {
   /** Listen address `HOST:PORT:PROTO` (protocol tcp when left out), or a parsed endpoint. */

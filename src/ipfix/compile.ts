@@ -274,12 +274,11 @@ interface Layout {
 const layouts = new Map<string, Layout>();
 
 /** A string that identifies the record layout of a template (names, types and lengths). */
-function signature(template: Template, names: string[], keep?: ElementSelection): string {
-  const layout = template.fields.map((f, i) => `${names[i]}/${f.element.type}/${f.length}`);
+function signature(template: Template, names: string[], kept?: readonly boolean[]): string {
+  const layout = template.fields.map((f, i) => `${names[i]}/${f.element.type}/${f.length}`)
+    .join(",");
   // The fields kept, by position: distinct selections that keep the same fields share code.
-  return keep
-    ? `${layout.join(",")}|${template.fields.map((f) => keep.has(f.element.name) ? 1 : 0).join("")}`
-    : layout.join(",");
+  return kept ? `${layout}|${kept.map((k) => k ? 1 : 0).join("")}` : layout;
 }
 
 /**
@@ -308,10 +307,11 @@ export function compileTemplate(template: Template, keep?: ElementSelection): Co
   if (minLength === 0) {
     throw new RangeError(`Template ${template.id} describes records of length 0`);
   }
-  const sig = signature(template, names, keep);
+  const kept = keep && template.fields.map((f) => keep.has(f.element.name));
+  const sig = signature(template, names, kept);
   let layout = layouts.get(sig);
   if (!layout) {
-    layout = generate(template, names, keep);
+    layout = generate(template, names, kept);
     if (layouts.size >= 10000) layouts.clear();
     layouts.set(sig, layout);
   }
@@ -335,7 +335,8 @@ export function compileTemplate(template: Template, keep?: ElementSelection): Co
   return c;
 }
 
-function generate(template: Template, names: string[], keep?: ElementSelection): Layout {
+/** `kept[i]` says whether field i is decoded (undefined: every field). */
+function generate(template: Template, names: string[], kept?: readonly boolean[]): Layout {
   const dec: string[] = [];
   const enc: string[] = [];
   const props: string[] = [];
@@ -353,14 +354,14 @@ function generate(template: Template, names: string[], keep?: ElementSelection):
   template.fields.forEach((f, i) => {
     const n = JSON.stringify(names[i]);
     const type = effectiveType(f.element.type, f.length);
-    const kept = keep === undefined || keep.has(f.element.name);
-    if (kept) props.push(`${n}: v${i}`);
+    const decoded = kept === undefined || kept[i]!;
+    if (decoded) props.push(`${n}: v${i}`);
     enc.push(`v = r[${n}];`);
     if (f.length === VARIABLE_LENGTH) {
       flushRun();
       dec.push(
         `if (o >= end) H.trunc(o); L = u8[o++]; if (L === 255) { if (o + 2 > end) H.trunc(o); L = dv.getUint16(o); o += 2; } if (o + L > end) H.trunc(o);`,
-        !kept
+        !decoded
           ? `o += L;`
           : type === "string"
           ? `const v${i} = H.decodeStringAt(dv, u8, o, L); o += L;`
@@ -386,7 +387,7 @@ function generate(template: Template, names: string[], keep?: ElementSelection):
     }
     fixedRun += f.length;
     dec.push(
-      kept
+      decoded
         ? `const v${i} = ${decodeExpr(type, f.length, "o")}; o += ${f.length};`
         : `o += ${f.length};`,
     );

@@ -79,4 +79,5 @@ export {
   type SessionStats,
   StreamFramer,
   type TlsServerOptions,
+  UDP_RECEIVE_BUFFER_RANGE,
 } from "./collecting_process.ts";

@@ -372,10 +372,7 @@ class RecvmmsgReceiver implements UdpReceiver {
       this.rcvbuf = c.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, opt, len) === 0
         ? optView.getInt32(0, true)
         : undefined;
-      this.#meminfoLenView.setUint32(0, MEMINFO_SIZE, true);
-      this.#hasMeminfo =
-        c.getsockopt(fd, SOL_SOCKET, SO_MEMINFO, this.#meminfo, this.#meminfoLen) ===
-          0;
+      this.#hasMeminfo = this.#readDrops(c, fd);
     } catch (e) {
       c.close(fd);
       throw e;
@@ -495,17 +492,21 @@ class RecvmmsgReceiver implements UdpReceiver {
       GATHER_HEADROOM_MS * Math.max(this.#ratePerMs, current);
   }
 
-  /** One getsockopt(2) per read: callers read it once per batch, or when they report. */
+  /** One getsockopt(2) per read, until the socket is closed; the last count after. */
   get drops(): number | undefined {
     if (!this.#hasMeminfo) return undefined;
-    if (this.#fdClosed) return this.#lastDrops;
-    this.#meminfoLenView.setUint32(0, MEMINFO_SIZE, true);
-    if (
-      this.#c.getsockopt(this.#fd, SOL_SOCKET, SO_MEMINFO, this.#meminfo, this.#meminfoLen) === 0
-    ) {
-      this.#lastDrops = this.#meminfoView.getUint32(4 * SK_MEMINFO_DROPS, true);
-    }
+    if (!this.#fdClosed) this.#readDrops(this.#c, this.#fd);
     return this.#lastDrops;
+  }
+
+  /** Reads the socket's drop counter into #lastDrops; false when SO_MEMINFO fails. */
+  #readDrops(c: Libc, fd: number): boolean {
+    this.#meminfoLenView.setUint32(0, MEMINFO_SIZE, true);
+    if (c.getsockopt(fd, SOL_SOCKET, SO_MEMINFO, this.#meminfo, this.#meminfoLen) !== 0) {
+      return false;
+    }
+    this.#lastDrops = this.#meminfoView.getUint32(4 * SK_MEMINFO_DROPS, true);
+    return true;
   }
 
   #collect(n: number): UdpDatagram[] {
