@@ -187,20 +187,29 @@ const EACCES = 13;
 /** Longest stretch of back-to-back batches before `receive()` yields to the event loop. */
 const YIELD_MS = 5;
 /**
- * How long `receive()` lets datagrams gather after it found the socket drained (a batch short of
- * full, or none at all), before it asks again.
+ * The shortest time `receive()` lets datagrams gather after it found the socket drained (a batch
+ * short of full, or none at all), before it asks again: a timer's resolution.
  */
 const GATHER_MS = 1;
+/** The longest wait for datagrams to gather: what a quiet socket adds to a record's latency. */
+const MAX_GATHER_MS = 8;
 /**
- * Empty asks in a row, GATHER_MS apart, before `receive()` waits in `poll(2)` instead: a quiet
- * socket costs nothing, a busy one never pays for `poll`.
+ * Empty asks in a row before `receive()` waits in `poll(2)` instead: a quiet socket costs
+ * nothing, a busy one never pays for `poll`.
  */
 const IDLE_ASKS = 20;
 /**
- * Gathering needs a socket buffer that holds this many milliseconds of the current arrival rate
- * (GATHER_MS, a timer that fires late, a pause of the collector's own).
+ * Milliseconds of the current arrival rate the socket buffer keeps free beyond a wait to gather
+ * datagrams: for a timer that fires late and a pause of the collector's own.
  */
-const GATHER_HEADROOM_MS = 8;
+const GATHER_HEADROOM_MS = 2;
+/**
+ * Gathering also needs the datagrams taken between the last two drained asks (the most the
+ * socket buffer held, at least) to have filled at most this share of the buffer: it counts the
+ * asks' own delays (a timer that fired late, the decoding of the last batches), which the rate
+ * alone does not.
+ */
+const GATHER_FILL = 0.5;
 /** Arrival rate window. */
 const RATE_WINDOW_MS = 50;
 
@@ -276,6 +285,21 @@ export function socketBufferCapacity(rcvbuf: number, length: number): number {
   return Math.floor(rcvbuf / (alloc + 512));
 }
 
+/**
+ * How long (ms) a receiver that found its socket drained can let datagrams gather before it asks
+ * again, for a socket buffer of `capacity` datagrams, an arrival rate of `ratePerMs` datagrams per
+ * millisecond, and `lastFill` datagrams taken between the last two drained asks: 0 (ask again at
+ * once) to MAX_GATHER_MS.
+ */
+export function gatherWaitMs(capacity: number, ratePerMs: number, lastFill: number): number {
+  if (!(lastFill <= GATHER_FILL * capacity)) return 0;
+  // The buffer holds `span` ms of the current rate. The wait leaves GATHER_HEADROOM_MS of it
+  // for a late timer and the decoding, and half of the rest unused.
+  const span = capacity / ratePerMs;
+  if (!(span >= GATHER_HEADROOM_MS + GATHER_MS)) return 0;
+  return Math.max(GATHER_MS, Math.min(MAX_GATHER_MS, Math.floor((span - GATHER_HEADROOM_MS) / 2)));
+}
+
 /** recvmmsg on a non-blocking socket; poll(2) on Deno's blocking pool when it is empty. */
 class RecvmmsgReceiver implements UdpReceiver {
   readonly kind = "recvmmsg";
@@ -304,10 +328,13 @@ class RecvmmsgReceiver implements UdpReceiver {
   readonly #addresses = new Map<number, string>();
   #polling: Promise<number> | null = null;
   #lastYield = 0;
-  /** The last ask left the socket empty: wait GATHER_MS before the next, if gathering is safe. */
+  /** The last ask left the socket empty: let datagrams gather (gatherWaitMs) before the next. */
   #drained = false;
   /** Empty asks in a row. */
   #idle = 0;
+  /** Datagrams taken since the socket was last found drained, and in the last such stretch. */
+  #fill = 0;
+  #lastFill = 0;
   /** Datagrams per millisecond lately, and the window being counted. */
   #ratePerMs = Infinity; // unknown until a window has been counted
   #windowStart = performance.now();
@@ -422,17 +449,19 @@ class RecvmmsgReceiver implements UdpReceiver {
       // I/O their turn. Awaiting an FFI call that returns at once does not (measured: a 50 ms
       // interval fired 8 times in 2 s); setImmediate does, for about 10 µs.
       //
-      // A socket found drained is asked again GATHER_MS later, when the datagrams of that
-      // millisecond can be taken in one call: waking from poll(2) on Deno's blocking pool for
-      // every few datagrams cost more than decoding them (a collector taking 300k records/s spent
-      // 17 µs of CPU a datagram, 88 % of its core, waking; 500k took the whole core).
-      // Only while the socket buffer holds GATHER_HEADROOM_MS of traffic (a default 208 KiB
-      // buffer holds ~80 full-size datagrams); otherwise the socket is asked again at once, then
-      // waited for in poll(2).
+      // A socket found drained is asked again a few milliseconds later (gatherWaitMs), when the
+      // datagrams of that time can be taken in a few calls: waking from poll(2) on Deno's
+      // blocking pool for every few datagrams cost more than decoding them (a collector taking
+      // 300k records/s spent 17 µs of CPU a datagram, 88 % of its core, waking; 500k took the
+      // whole core). Only while the socket buffer holds the wait with room to spare (a default
+      // 208 KiB buffer holds ~80 full-size datagrams); otherwise the socket is asked again at
+      // once, after other tasks had their turn, and waited for in poll(2) only when it stays
+      // empty.
       if (this.#drained) {
         this.#drained = false;
-        if (this.#gatherSafe()) {
-          await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
+        const wait = this.#gatherMs();
+        if (wait > 0) {
+          await new Promise((resolve) => setTimeout(resolve, wait));
           this.#lastYield = performance.now();
           continue;
         }
@@ -445,7 +474,12 @@ class RecvmmsgReceiver implements UdpReceiver {
       const n = c.recvmmsg(this.#fd, this.#hdrs, this.#batch, MSG_DONTWAIT, null);
       if (n > 0) {
         this.#idle = 0;
-        this.#drained = n < this.#batch;
+        this.#fill += n;
+        if (n < this.#batch) {
+          this.#drained = true;
+          this.#lastFill = this.#fill;
+          this.#fill = 0;
+        }
         const got = this.#collect(n);
         // A batch of only over-long datagrams (skipped) is not the end: [] means closed.
         if (got.length > 0) return got;
@@ -457,8 +491,14 @@ class RecvmmsgReceiver implements UdpReceiver {
         if (this.#closed) break;
         throw new Error(`recvmmsg failed: errno ${code}`);
       }
-      if (++this.#idle <= IDLE_ASKS && this.#gatherSafe()) {
-        this.#drained = true;
+      if (++this.#idle <= IDLE_ASKS) {
+        if (this.#gatherMs() > 0) {
+          this.#drained = true;
+          continue;
+        }
+        // Too busy to gather: poll(2) wakes cost more than asking again after other tasks ran.
+        await new Promise((resolve) => setImmediate(resolve));
+        this.#lastYield = performance.now();
         continue;
       }
       this.#idle = 0;
@@ -478,18 +518,24 @@ class RecvmmsgReceiver implements UdpReceiver {
     return [];
   }
 
-  /** Whether waiting GATHER_MS for datagrams to gather cannot overflow the socket buffer. */
-  #gatherSafe(): boolean {
+  /**
+   * How long datagrams can gather before the next ask without overflowing the socket buffer:
+   * 0 (ask at once) to MAX_GATHER_MS.
+   */
+  #gatherMs(): number {
     const now = performance.now();
-    if (this.rcvbuf === undefined) return false;
+    if (this.rcvbuf === undefined) return 0;
     if (now - this.#windowStart >= RATE_WINDOW_MS) {
       this.#ratePerMs = this.#windowCount / (now - this.#windowStart);
       this.#windowStart = now;
       this.#windowCount = 0;
     }
     const current = this.#windowCount / Math.max(now - this.#windowStart, GATHER_MS);
-    return socketBufferCapacity(this.rcvbuf, this.#meanLength) >=
-      GATHER_HEADROOM_MS * Math.max(this.#ratePerMs, current);
+    return gatherWaitMs(
+      socketBufferCapacity(this.rcvbuf, this.#meanLength),
+      Math.max(this.#ratePerMs, current),
+      this.#lastFill,
+    );
   }
 
   /** One getsockopt(2) per read, until the socket is closed; the last count after. */

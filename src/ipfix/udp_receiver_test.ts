@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertThrows } from "../../tests/_assert.ts";
 import {
+  gatherWaitMs,
   openUdpReceiver,
   socketBufferCapacity,
   type UdpDatagram,
@@ -256,4 +257,24 @@ Deno.test("socketBufferCapacity: the kernel's charge per datagram, conservativel
   assertEquals(socketBufferCapacity(212992, 1452), 83);
   assertEquals(socketBufferCapacity(212992, 100), 138);
   assertEquals(socketBufferCapacity(0, 1452), 0);
+});
+
+Deno.test("gatherWaitMs: waits only while the socket buffer has room to spare", () => {
+  // 1638 datagrams: a 4 MiB buffer of 1452-octet datagrams.
+  const cap = 1638;
+  // A quiet socket: the longest wait, whatever the buffer.
+  assertEquals(gatherWaitMs(cap, 0, 0), 8);
+  assertEquals(gatherWaitMs(83, 1, 0), 8);
+  // The wait shrinks as the rate grows: half of what the buffer holds beyond 2 ms.
+  assertEquals(gatherWaitMs(cap, 100, 0), 7); // holds 16.4 ms
+  assertEquals(gatherWaitMs(cap, 320, 0), 1); // 5.1 ms: 1.6 M records/s of 5 records each
+  assertEquals(gatherWaitMs(cap, 546, 0), 1); // 3.0 ms
+  // A buffer that holds less than 3 ms, or an unknown rate: ask again at once.
+  assertEquals(gatherWaitMs(cap, 547, 0), 0);
+  assertEquals(gatherWaitMs(cap, Infinity, 0), 0);
+  assertEquals(gatherWaitMs(0, 1, 0), 0);
+  // The last stretch between drained asks filled more than half the buffer: at once too.
+  assertEquals(gatherWaitMs(cap, 100, 819), 7);
+  assertEquals(gatherWaitMs(cap, 100, 820), 0);
+  assertEquals(gatherWaitMs(cap, 100, NaN), 0);
 });

@@ -28,7 +28,7 @@ import { antreaRecords } from "./_antrea_records.ts";
 import { UdpSender } from "./_udp_sender.ts";
 
 const USAGE = `Usage: deno task bench ipfix [--quick] [--only codec,tcp,udp] [--udp RECEIVERS]
-                             [--rcvbuf OCTETS] [--json FILE]
+                             [--rcvbuf OCTETS] [--start RATE] [--json FILE]
 
 Measures, on one core each (taskset -c 0; senders on core 1):
   codec  encode and decode of the Antrea IPv4 flow record (template 256, all 37 elements),
@@ -52,6 +52,8 @@ Measures, on one core each (taskset -c 0; senders on core 1):
                listen-decode  Deno.listenDatagram feeding decodeMessage, no collector around it
   --rcvbuf   socket receive buffer for every UDP receiver, set as net.core.rmem_default for the
              run and restored after (default 4194304; 0 leaves the system default)
+  --start    the UDP search's first rate in records/s (default 25000, 50000 with --quick):
+             start near the limits to spend the trials there
   --json     also write every figure to FILE as JSON
   -h, --help this help
 
@@ -878,6 +880,7 @@ async function main(args: string[]): Promise<void> {
     rate: { type: "string" },
     seconds: { type: "string" },
     warmup: { type: "string" },
+    start: { type: "string" },
   }, args);
   const quick = flags.quick === true;
   switch (flags.role) {
@@ -911,6 +914,13 @@ async function main(args: string[]): Promise<void> {
     }
   }
   const rcvbuf = Number(flags.rcvbuf);
+  const startRate = flags.start === undefined ? undefined : Number(flags.start);
+  if (startRate !== undefined && !(Number.isInteger(startRate) && startRate >= 1000)) {
+    console.error(
+      `Invalid --start "${flags.start}": expected records/s, at least 1000\n\n${USAGE}`,
+    );
+    Deno.exit(2);
+  }
   const facts = await machine();
   taskset = (await commandOutput("taskset", ["-c", "0", "true"])) !== undefined;
   const nfcapdVersion = (await commandOutput("nfcapd", ["-V"]))?.split("\n")[0];
@@ -1016,7 +1026,7 @@ async function main(args: string[]): Promise<void> {
         return true;
       });
       const results = await searchUdp(available, {
-        start: quick ? 50_000 : 25_000,
+        start: startRate ?? (quick ? 50_000 : 25_000),
         max: 3_200_000,
         seconds,
         warmSeconds: quick ? 0.5 : 1,
