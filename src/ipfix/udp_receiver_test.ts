@@ -265,16 +265,16 @@ Deno.test("gatherWaitMs: waits only while the socket buffer has room to spare", 
   // A quiet socket: the longest wait, whatever the buffer.
   assertEquals(gatherWaitMs(cap, 0, 0), 8);
   assertEquals(gatherWaitMs(83, 1, 0), 8);
-  // The wait shrinks as the rate grows: half of what the buffer holds beyond 2 ms.
-  assertEquals(gatherWaitMs(cap, 100, 0), 7); // holds 16.4 ms
-  assertEquals(gatherWaitMs(cap, 320, 0), 1); // 5.1 ms: 1.6 M records/s of 5 records each
-  assertEquals(gatherWaitMs(cap, 546, 0), 1); // 3.0 ms
-  // A buffer that holds less than 3 ms, or an unknown rate: ask again at once.
-  assertEquals(gatherWaitMs(cap, 547, 0), 0);
+  // The wait shrinks as the rate grows: half of what the buffer holds beyond 5 ms.
+  assertEquals(gatherWaitMs(cap, 100, 0), 5); // holds 16.4 ms
+  assertEquals(gatherWaitMs(cap, 234, 0), 1); // 7.0 ms: 1.38M records/s of 5.9 records each
+  // A buffer that holds less than 7 ms, or an unknown rate: ask again at once.
+  assertEquals(gatherWaitMs(cap, 235, 0), 0);
+  assertEquals(gatherWaitMs(83, 17, 0), 0); // the default 208 KiB at 100k records/s: 4.9 ms
   assertEquals(gatherWaitMs(cap, Infinity, 0), 0);
   assertEquals(gatherWaitMs(0, 1, 0), 0);
   // The last stretch between drained asks filled more than half the buffer: at once too.
-  assertEquals(gatherWaitMs(cap, 100, 819), 7);
+  assertEquals(gatherWaitMs(cap, 100, 819), 5);
   assertEquals(gatherWaitMs(cap, 100, 820), 0);
   assertEquals(gatherWaitMs(cap, 100, NaN), 0);
 });
