@@ -4,7 +4,9 @@
  *
  * One `await` per datagram caps `Deno.listenDatagram` well below what a collector must take on
  * one core; `recvmmsg` on a non-blocking socket drains up to `batch` datagrams per call, and
- * only an empty socket costs an `await` (a `poll(2)` on Deno's blocking thread pool).
+ * only a drained socket costs an `await`: a timer while datagrams gather, a `setImmediate` turn
+ * when they come too fast to let them gather, a `poll(2)` on Deno's blocking thread pool when
+ * the socket stays empty.
  *
  * @module
  */
@@ -188,20 +190,27 @@ const EACCES = 13;
 const YIELD_MS = 5;
 /**
  * The shortest time `receive()` lets datagrams gather after it found the socket drained (a batch
- * short of full, or none at all), before it asks again: a timer's resolution.
+ * short of full, or none at all), before it asks again: a timer's resolution. Also the shortest
+ * time the current arrival rate is counted over.
  */
 const GATHER_MS = 1;
-/** The longest wait for datagrams to gather: what a quiet socket adds to a record's latency. */
+/**
+ * The longest wait for datagrams to gather: what a lightly loaded socket adds to a record's
+ * latency (a quiet one waits in poll(2) and adds nothing).
+ */
 const MAX_GATHER_MS = 8;
 /**
- * Empty asks in a row before `receive()` waits in `poll(2)` instead: a quiet socket costs
- * nothing, a busy one never pays for `poll`.
+ * Empty asks in a row (each after a gathering wait, or after a setImmediate turn) before
+ * `receive()` waits in `poll(2)` instead: a quiet socket costs nothing, a busy one seldom pays
+ * for `poll`.
  */
 const IDLE_ASKS = 20;
 /**
  * Milliseconds of the current arrival rate the socket buffer keeps free beyond a wait to gather
  * datagrams: for a timer that fires late and a pause of the collector's own. A 1 ms timer fires
- * after about 2.1 ms here, and now and then after 4 to 7 ms (a sleeping vCPU woken late).
+ * after about 2.1 ms here, and now and then after 4 to 7 ms (a sleeping vCPU woken late): the
+ * rarest of those can still overflow a buffer kept at this margin, and GATHER_FILL then stops
+ * the gathering until the stretches are short again.
  */
 const GATHER_HEADROOM_MS = 5;
 /**
@@ -307,7 +316,10 @@ export function gatherWaitMs(capacity: number, ratePerMs: number, lastFill: numb
   return Math.min(MAX_GATHER_MS, Math.floor((span - GATHER_HEADROOM_MS) / 2));
 }
 
-/** recvmmsg on a non-blocking socket; poll(2) on Deno's blocking pool when it is empty. */
+/**
+ * recvmmsg on a non-blocking socket; a timer lets datagrams gather in its buffer, poll(2) on
+ * Deno's blocking pool waits when it stays empty.
+ */
 class RecvmmsgReceiver implements UdpReceiver {
   readonly kind = "recvmmsg";
   readonly port: number;
@@ -337,16 +349,24 @@ class RecvmmsgReceiver implements UdpReceiver {
   #lastYield = 0;
   /** The last ask left the socket empty: let datagrams gather (gatherWaitMs) before the next. */
   #drained = false;
+  /** When the socket was last found drained. */
+  #drainedAt = 0;
   /** Empty asks in a row. */
   #idle = 0;
   /** Datagrams taken since the socket was last found drained, and in the last such stretch. */
   #fill = 0;
   #lastFill = 0;
-  /** Datagrams per millisecond lately, and the window being counted. */
-  #ratePerMs = Infinity; // unknown until a window has been counted
+  /**
+   * Datagrams per millisecond lately (Infinity: unknown, until a window with datagrams has been
+   * counted, and again after a quiet spell), and the window being counted.
+   */
+  #ratePerMs = Infinity;
   #windowStart = performance.now();
   #windowCount = 0;
-  /** Mean length of the datagrams of the last batch. */
+  /**
+   * Mean length of the datagrams lately: that of a batch of longer ones at once, a slow decay
+   * towards shorter ones (a short template datagram does not make the buffer seem larger).
+   */
   #meanLength = 1500;
 
   #closed = false;
@@ -466,9 +486,12 @@ class RecvmmsgReceiver implements UdpReceiver {
       // faster than one per 20 µs, else waited for in poll(2).
       if (this.#drained) {
         this.#drained = false;
-        const wait = this.#gatherMs();
+        // The time the caller took since the socket was found drained counts towards the wait.
+        const wait = this.#gatherMs() - (performance.now() - this.#drainedAt);
         if (wait > 0) {
-          await new Promise((resolve) => setTimeout(resolve, wait));
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.max(GATHER_MS, Math.floor(wait)))
+          );
           this.#lastYield = performance.now();
           continue;
         }
@@ -482,11 +505,7 @@ class RecvmmsgReceiver implements UdpReceiver {
       if (n > 0) {
         this.#idle = 0;
         this.#fill += n;
-        if (n < this.#batch) {
-          this.#drained = true;
-          this.#lastFill = this.#fill;
-          this.#fill = 0;
-        }
+        if (n < this.#batch) this.#drainedNow(true);
         const got = this.#collect(n);
         // A batch of only over-long datagrams (skipped) is not the end: [] means closed.
         if (got.length > 0) return got;
@@ -498,12 +517,13 @@ class RecvmmsgReceiver implements UdpReceiver {
         if (this.#closed) break;
         throw new Error(`recvmmsg failed: errno ${code}`);
       }
+      this.#drainedNow(false);
       if (++this.#idle <= IDLE_ASKS) {
         if (this.#gatherMs() > 0) {
           this.#drained = true;
           continue;
         }
-        if (this.#ratePerMs >= SPIN_RATE_PER_MS) {
+        if (Number.isFinite(this.#ratePerMs) && this.#ratePerMs >= SPIN_RATE_PER_MS) {
           // Too busy to gather, and a datagram due within microseconds: a poll(2) wake costs more
           // than asking again after other tasks ran.
           await new Promise((resolve) => setImmediate(resolve));
@@ -528,18 +548,33 @@ class RecvmmsgReceiver implements UdpReceiver {
     return [];
   }
 
+  /** The socket was found drained: the stretch of datagrams taken since the last time ends. */
+  #drainedNow(mark: boolean): void {
+    if (mark) {
+      this.#drained = true;
+      this.#drainedAt = performance.now();
+    }
+    if (this.#fill > 0) {
+      this.#lastFill = this.#fill;
+      this.#fill = 0;
+    }
+  }
+
   /**
    * How long datagrams can gather before the next ask without overflowing the socket buffer:
    * 0 (ask at once) to MAX_GATHER_MS.
    */
   #gatherMs(): number {
     const now = performance.now();
-    if (this.rcvbuf === undefined) return 0;
     if (now - this.#windowStart >= RATE_WINDOW_MS) {
-      this.#ratePerMs = this.#windowCount / (now - this.#windowStart);
+      // A window without datagrams: a quiet spell, after which the rate is unknown.
+      this.#ratePerMs = this.#windowCount === 0
+        ? Infinity
+        : this.#windowCount / (now - this.#windowStart);
       this.#windowStart = now;
       this.#windowCount = 0;
     }
+    if (this.rcvbuf === undefined) return 0;
     const current = this.#windowCount / Math.max(now - this.#windowStart, GATHER_MS);
     return gatherWaitMs(
       socketBufferCapacity(this.rcvbuf, this.#meanLength),
@@ -585,7 +620,8 @@ class RecvmmsgReceiver implements UdpReceiver {
       out[kept++] = { data: this.#payload(i, len), address: this.#address(i, names) };
     }
     out.length = kept;
-    this.#meanLength = octets / n;
+    const mean = octets / n;
+    this.#meanLength = Math.max(mean, this.#meanLength - (this.#meanLength - mean) / 16);
     return out;
   }
 

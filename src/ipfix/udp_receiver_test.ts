@@ -262,7 +262,7 @@ Deno.test("socketBufferCapacity: the kernel's charge per datagram, conservativel
 Deno.test("gatherWaitMs: waits only while the socket buffer has room to spare", () => {
   // 1638 datagrams: a 4 MiB buffer of 1452-octet datagrams.
   const cap = 1638;
-  // A quiet socket: the longest wait, whatever the buffer.
+  // Datagrams seldom: the longest wait, in any buffer that holds one.
   assertEquals(gatherWaitMs(cap, 0, 0), 8);
   assertEquals(gatherWaitMs(83, 1, 0), 8);
   // The wait shrinks as the rate grows: half of what the buffer holds beyond 5 ms.
