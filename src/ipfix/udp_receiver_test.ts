@@ -2,6 +2,7 @@ import { assert, assertEquals, assertThrows } from "../../tests/_assert.ts";
 import {
   gatherWaitMs,
   openUdpReceiver,
+  shortGatherUs,
   socketBufferCapacity,
   type UdpDatagram,
   type UdpReceiver,
@@ -277,4 +278,22 @@ Deno.test("gatherWaitMs: waits only while the socket buffer has room to spare", 
   assertEquals(gatherWaitMs(cap, 100, 819), 5);
   assertEquals(gatherWaitMs(cap, 100, 820), 0);
   assertEquals(gatherWaitMs(cap, 100, NaN), 0);
+});
+
+Deno.test("shortGatherUs: sleeps on the thread only as long as a small buffer allows", () => {
+  // The default 208 KiB buffer: 83 datagrams of 1452 octets.
+  const cap = 83;
+  // 100k records/s of 5.9 records a datagram: it holds 4.9 ms, half of 2.9 ms beyond 2 ms.
+  assertEquals(shortGatherUs(cap, 17, 0), 1000);
+  assertEquals(shortGatherUs(cap, 26, 0), 596); // 3.19 ms
+  // Under 2.5 ms: wait for the next datagram instead.
+  assertEquals(shortGatherUs(cap, 34, 0), 0); // 200k records/s: 2.44 ms
+  assertEquals(shortGatherUs(cap, Infinity, 0), 0);
+  assertEquals(shortGatherUs(0, 1, 0), 0);
+  // At most 1 ms, however slow the rate.
+  assertEquals(shortGatherUs(1638, 1, 0), 1000);
+  // The last stretch filled more than half the buffer: no sleep.
+  assertEquals(shortGatherUs(cap, 17, 41), 1000);
+  assertEquals(shortGatherUs(cap, 17, 42), 0);
+  assertEquals(shortGatherUs(cap, 17, NaN), 0);
 });
