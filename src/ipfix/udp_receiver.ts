@@ -6,9 +6,10 @@
  * one core; `recvmmsg` on a non-blocking socket drains up to `batch` datagrams per call, and
  * only a drained socket costs an `await`: a timer while datagrams gather, or a `poll(2)` on
  * Deno's blocking thread pool when the socket stays empty. A socket whose buffer is too small for
- * a timer's lateness is waited for on the receiving thread instead (a `poll(2)`, or a `usleep(3)`
- * while datagrams gather), which blocks the event loop for at most 1 ms at a time; every
- * YIELD_MS other tasks get their turn.
+ * a timer's lateness, with datagrams at least every millisecond, is waited for on the receiving
+ * thread instead (a `poll(2)`, or a `usleep(3)` while datagrams gather): that holds the event
+ * loop for about 1 ms at a time (a few ms at worst), and every YIELD_MS timers and I/O get their
+ * turn.
  *
  * @module
  */
@@ -188,7 +189,10 @@ const EINTR = 4;
 const EAGAIN = 11;
 const EADDRINUSE = 98;
 const EACCES = 13;
-/** Longest stretch of back-to-back batches before `receive()` yields to the event loop. */
+/**
+ * Longest stretch of batches (and of waits on the receiving thread) before `receive()` yields to
+ * the event loop.
+ */
 const YIELD_MS = 5;
 /**
  * The shortest time `receive()` lets datagrams gather after it found the socket drained (a batch
@@ -237,6 +241,8 @@ const SHORT_GATHER_MAX_US = 1000;
 /**
  * Milliseconds of the arrival rate the socket buffer keeps free beyond a short sleep: a 1 ms
  * usleep(3) lasts 1.08 ms at the median here, 1.27 ms at the 99th percentile and up to 4.5 ms.
+ * The rare longest can overflow a buffer kept at this margin; GATHER_FILL then stops the short
+ * sleeps until the stretches are short again.
  */
 const SHORT_GATHER_HEADROOM_MS = 2;
 /** Arrival rate window. */
@@ -503,8 +509,7 @@ class RecvmmsgReceiver implements UdpReceiver {
     const c = this.#c;
     while (!this.#closed) {
       // A busy socket would never let `receive()` wait: every YIELD_MS, give timers and other
-      // I/O their turn. Awaiting an FFI call that returns at once does not (measured: a 50 ms
-      // interval fired 8 times in 2 s); setImmediate does, for about 10 µs.
+      // I/O their turn (#yield).
       //
       // A socket found drained is asked again a few milliseconds later (gatherWaitMs), when the
       // datagrams of that time can be taken in a few calls: waking from poll(2) on Deno's
@@ -529,9 +534,15 @@ class RecvmmsgReceiver implements UdpReceiver {
           continue;
         }
         if (this.#waitsHere()) {
+          // A wait that would end past the next turn of the event loop yields first.
+          if (performance.now() + 1 - this.#lastYield >= YIELD_MS) {
+            this.#drained = true;
+            await this.#yield();
+            continue;
+          }
           const us = this.rcvbuf === undefined ? 0 : shortGatherUs(
             socketBufferCapacity(this.rcvbuf, this.#meanLength),
-            this.#ratePerMs,
+            this.#rate(),
             this.#lastFill,
           ) - elapsed * 1000;
           if (us >= 100) c.usleep(Math.floor(us));
@@ -539,8 +550,7 @@ class RecvmmsgReceiver implements UdpReceiver {
         }
       }
       if (performance.now() - this.#lastYield >= YIELD_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        this.#lastYield = performance.now();
+        await this.#yield();
         continue;
       }
       const n = c.recvmmsg(this.#fd, this.#hdrs, this.#batch, MSG_DONTWAIT, null);
@@ -562,12 +572,16 @@ class RecvmmsgReceiver implements UdpReceiver {
       this.#drainedNow(false);
       if (++this.#idle <= IDLE_ASKS) {
         if (this.#gatherMs() > 0) {
-          this.#drained = true;
+          this.#drainedNow(true);
           continue;
         }
         if (this.#waitsHere()) {
-          c.pollHere(this.#pollfd, 1n, 1);
-          continue;
+          if (performance.now() + 1 - this.#lastYield >= YIELD_MS) {
+            await this.#yield();
+            continue;
+          }
+          // A millisecond without a datagram: the rate counted says nothing any more.
+          if (c.pollHere(this.#pollfd, 1n, 1) > 0) continue;
         }
       }
       this.#idle = 0;
@@ -587,9 +601,39 @@ class RecvmmsgReceiver implements UdpReceiver {
     return [];
   }
 
+  /**
+   * Gives timers and I/O their turn. An awaited FFI call on Deno's blocking pool lets I/O in (a
+   * setImmediate turn alone does not: an HTTP request to the same process took 0.9 s while a
+   * loop yielded with setImmediate every 5 ms, 16 ms with this), and setImmediate lets timers in.
+   * About 0.3 ms.
+   */
+  async #yield(): Promise<void> {
+    this.#polling = this.#c.poll(this.#pollfd, 1n, 0);
+    await this.#polling;
+    this.#polling = null;
+    if (!this.#closed) await new Promise((resolve) => setImmediate(resolve));
+    this.#lastYield = performance.now();
+  }
+
+  /** Datagrams per millisecond lately: the last window's rate or the current one's, the higher. */
+  #rate(): number {
+    const now = performance.now();
+    if (now - this.#windowStart >= RATE_WINDOW_MS) {
+      // A window without datagrams: a quiet spell, after which the rate is unknown.
+      this.#ratePerMs = this.#windowCount === 0
+        ? Infinity
+        : this.#windowCount / (now - this.#windowStart);
+      this.#windowStart = now;
+      this.#windowCount = 0;
+    }
+    const current = this.#windowCount / Math.max(now - this.#windowStart, GATHER_MS);
+    return Math.max(this.#ratePerMs, current);
+  }
+
   /** Whether datagrams come often enough to be waited for on this thread (see WAIT_HERE_RATE_PER_MS). */
   #waitsHere(): boolean {
-    return Number.isFinite(this.#ratePerMs) && this.#ratePerMs >= WAIT_HERE_RATE_PER_MS;
+    const rate = this.#rate();
+    return Number.isFinite(rate) && rate >= WAIT_HERE_RATE_PER_MS;
   }
 
   /** The socket was found drained: the stretch of datagrams taken since the last time ends. */
@@ -609,22 +653,9 @@ class RecvmmsgReceiver implements UdpReceiver {
    * 0 (ask at once) to MAX_GATHER_MS.
    */
   #gatherMs(): number {
-    const now = performance.now();
-    if (now - this.#windowStart >= RATE_WINDOW_MS) {
-      // A window without datagrams: a quiet spell, after which the rate is unknown.
-      this.#ratePerMs = this.#windowCount === 0
-        ? Infinity
-        : this.#windowCount / (now - this.#windowStart);
-      this.#windowStart = now;
-      this.#windowCount = 0;
-    }
+    const rate = this.#rate();
     if (this.rcvbuf === undefined) return 0;
-    const current = this.#windowCount / Math.max(now - this.#windowStart, GATHER_MS);
-    return gatherWaitMs(
-      socketBufferCapacity(this.rcvbuf, this.#meanLength),
-      Math.max(this.#ratePerMs, current),
-      this.#lastFill,
-    );
+    return gatherWaitMs(socketBufferCapacity(this.rcvbuf, this.#meanLength), rate, this.#lastFill);
   }
 
   /** One getsockopt(2) per read, until the socket is closed; the last count after. */

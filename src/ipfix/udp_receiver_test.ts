@@ -193,6 +193,81 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "udp receiver (recvmmsg): a steady flow into a small buffer still lets I/O run",
+  ignore: !ffi,
+  async fn() {
+    // A small buffer and datagrams every fraction of a millisecond: the receiver waits for them
+    // on its own thread, and must still give the event loop's I/O its turn.
+    using rx = openUdpReceiver({ hostname: "127.0.0.1", port: 0, rcvbuf: 4096, mode: "recvmmsg" });
+    const dir = await Deno.makeTempDir({ prefix: "flowvis-udp-io-" });
+    const flood = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--unstable-net",
+        `const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+         const to = { transport: "udp", hostname: "127.0.0.1", port: ${rx.port} };
+         const d = new Uint8Array(100);
+         const end = Date.now() + 6_000;
+         while (Date.now() < end) {
+           try { Deno.statSync("${dir}/stop"); break; } catch { /* go on */ }
+           for (let i = 0; i < 100; i++) await s.send(d, to);
+         }`,
+      ],
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    const echo = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const server = (async () => {
+      for await (const conn of echo) {
+        const buf = new Uint8Array(4);
+        try {
+          for (let n; (n = await conn.read(buf)) !== null;) await conn.write(buf.subarray(0, n));
+        } catch {
+          /* closed */
+        } finally {
+          conn.close();
+        }
+      }
+    })();
+    let received = 0;
+    let receiving = true;
+    const loop = (async () => {
+      while (receiving) received += (await rx.receive()).length;
+    })();
+    let exited = false;
+    const status = flood.status.then((s) => {
+      exited = true;
+      return s;
+    });
+    try {
+      while (received < 2000 && !exited) await new Promise((r) => setTimeout(r, 10));
+      assert(!exited, "the flood ended before the receiver took 2000 datagrams");
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: echo.addr.port });
+      const back = new Uint8Array(4);
+      for (let i = 0; i < 100; i++) {
+        await conn.write(new Uint8Array([i, 1, 2, 3]));
+        let got = 0;
+        while (got < 4) got += (await conn.read(back.subarray(got))) ?? 4;
+        assertEquals(back[0], i);
+      }
+      conn.close();
+      const before = received;
+      while (received === before && !exited) await new Promise((r) => setTimeout(r, 10));
+      assert(!exited, "100 TCP round trips took longer than the 6 s flood");
+    } finally {
+      await Deno.writeTextFile(`${dir}/stop`, "");
+      await status;
+      receiving = false;
+      rx.close();
+      await loop;
+      echo.close();
+      await server;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("udp receiver: argument errors", () => {
   assertThrows(
     () => openUdpReceiver({ hostname: "localhost", port: 0, mode: "recvmmsg" }),
