@@ -49,6 +49,7 @@ const PACKAGES: Record<string, string> = {
   nfdump: "nfdump",
   softflowd: "softflowd",
   tcpdump: "tcpdump",
+  unshare: "util-linux",
 };
 
 /** A prerequisite: the tool is installed. */

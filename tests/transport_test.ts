@@ -21,13 +21,14 @@ import {
   type Template,
   templateOf,
   type TlsClientOptions,
+  UDP_RECEIVE_BUFFER_RANGE,
   udpMessageSize,
 } from "../src/ipfix/mod.ts";
 import { createLogger, type Logger, silentLogger } from "../src/log/mod.ts";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { testCerts } from "./_certs.ts";
 import { NO_EGRESS_POLICY } from "./_fixtures.ts";
-import { freeTcpPort } from "./_tools.ts";
+import { freeTcpPort, interopTest, needsRoot, needsTool } from "./_tools.ts";
 
 /** Set FLOWVIS_TEST_LOG=1 to see the processes' logs. */
 const logger: Logger = Deno.env.get("FLOWVIS_TEST_LOG")
@@ -1479,3 +1480,46 @@ Deno.test("udp exporter: templates are resent every templateRefreshMs", async ()
     await c.close();
   }
 });
+
+interopTest(
+  "udp collector: a socket buffer smaller than asked for is logged with a hint",
+  [needsTool("unshare"), needsRoot("a user namespace without CAP_NET_ADMIN on this network")],
+  async () => {
+    // In a user namespace the collector lacks CAP_NET_ADMIN on the host's network: the kernel
+    // caps what it asks for at net.core.rmem_max (far below the largest size allowed, 1 GiB).
+    const asked = UDP_RECEIVE_BUFFER_RANGE.max;
+    const out = await new Deno.Command("unshare", {
+      args: [
+        "-U",
+        "-r",
+        Deno.execPath(),
+        "eval",
+        "--unstable-net",
+        `const { CollectingProcess } = await import(${
+          JSON.stringify(new URL("../src/ipfix/mod.ts", import.meta.url).href)
+        });
+         const warnings = [];
+         const logger = {
+           debug() {}, info() {}, error() {},
+           warn(msg, fields) { warnings.push({ msg, ...fields }); },
+         };
+         const c = new CollectingProcess({
+           address: "127.0.0.1:0:udp", onMessage() {}, logger, udpReceiveBuffer: ${asked},
+         });
+         await c.listen();
+         await c.close();
+         console.log(JSON.stringify(warnings));`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert(out.success, stderr);
+    const warnings = JSON.parse(new TextDecoder().decode(out.stdout));
+    assertEquals(warnings.length, 1, JSON.stringify(warnings));
+    assertEquals(warnings[0].msg, "UDP socket buffer smaller than asked for");
+    assertEquals(warnings[0].asked, asked);
+    assert(warnings[0].rcvbuf < 2 * asked, JSON.stringify(warnings[0]));
+    assert(/rmem_max/.test(warnings[0].hint), JSON.stringify(warnings[0]));
+  },
+);

@@ -51,7 +51,7 @@ Deno.test("aggregator config: the reference's defaults and flowvis's", () => {
     tls: { dir: "flowvis-data/pki", caFile: undefined, certFile: undefined, keyFile: undefined },
     correlationTimeout: 120_000,
     maxFlows: 2_000_000,
-    udpReceiveBuffer: 0,
+    udpReceiveBuffer: 4 * 1024 * 1024,
   };
   assertEquals(c, expected);
   // An empty document, a comment-only one and an empty map are the same.

@@ -208,6 +208,16 @@ export class CollectingProcess {
       address: `${formatHostPort(host, this.#port)}:${protocol}`,
       ...(this.#udp ? { udpReceiver: this.#udp.kind, rcvbuf: this.#udp.rcvbuf } : {}),
     });
+    const asked = this.#opts.udpReceiveBuffer;
+    if (this.#udp?.rcvbuf !== undefined && asked && this.#udp.rcvbuf < 2 * asked) {
+      // The kernel doubles the size it grants (for its bookkeeping); without CAP_NET_ADMIN it
+      // caps the size at net.core.rmem_max first.
+      this.#log.warn("UDP socket buffer smaller than asked for", {
+        asked,
+        rcvbuf: this.#udp.rcvbuf,
+        hint: "raise net.core.rmem_max, or run with CAP_NET_ADMIN",
+      });
+    }
     return Promise.resolve();
   }
 
