@@ -361,7 +361,9 @@ Deno.test("shortGatherUs: sleeps on the thread only as long as a small buffer al
   // 100k records/s of 5.9 records a datagram: it holds 4.9 ms, half of 2.9 ms beyond 2 ms.
   assertEquals(shortGatherUs(cap, 17, 0), 1000);
   assertEquals(shortGatherUs(cap, 26, 0), 596); // 3.19 ms
-  // Under 2.5 ms: wait for the next datagram instead.
+  // Under 2.5 ms (a quarter of a millisecond to sleep): wait for the next datagram instead.
+  assertEquals(shortGatherUs(5, 2, 0), 250); // 2.5 ms exactly
+  assertEquals(shortGatherUs(5, 2.01, 0), 0);
   assertEquals(shortGatherUs(cap, 34, 0), 0); // 200k records/s: 2.44 ms
   assertEquals(shortGatherUs(cap, Infinity, 0), 0);
   assertEquals(shortGatherUs(0, 1, 0), 0);
