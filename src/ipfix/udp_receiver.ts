@@ -352,6 +352,11 @@ export function shortGatherUs(capacity: number, ratePerMs: number, lastFill: num
   return Math.min(SHORT_GATHER_MAX_US, Math.floor(us));
 }
 
+/** Whether datagrams come often enough to be waited for on the receiving thread. */
+function waitsHere(ratePerMs: number): boolean {
+  return Number.isFinite(ratePerMs) && ratePerMs >= WAIT_HERE_RATE_PER_MS;
+}
+
 /**
  * recvmmsg on a non-blocking socket; a timer, or a short sleep on its thread, lets datagrams
  * gather in its buffer; poll(2) waits when it stays empty.
@@ -523,9 +528,11 @@ class RecvmmsgReceiver implements UdpReceiver {
       // Otherwise an empty socket is waited for in poll(2) on Deno's blocking pool.
       if (this.#drained) {
         this.#drained = false;
+        const rate = this.#rate();
+        const capacity = this.#capacity();
         // The time the caller took since the socket was found drained counts towards the wait.
         const elapsed = performance.now() - this.#drainedAt;
-        const wait = this.#gatherMs() - elapsed;
+        const wait = gatherWaitMs(capacity, rate, this.#lastFill) - elapsed;
         if (wait > 0) {
           await new Promise((resolve) =>
             setTimeout(resolve, Math.max(GATHER_MS, Math.floor(wait)))
@@ -533,23 +540,19 @@ class RecvmmsgReceiver implements UdpReceiver {
           this.#lastYield = performance.now();
           continue;
         }
-        if (this.#waitsHere()) {
+        if (waitsHere(rate)) {
           // A wait that would end past the next turn of the event loop yields first.
-          if (performance.now() + 1 - this.#lastYield >= YIELD_MS) {
+          if (this.#turnDue(1)) {
             this.#drained = true;
             await this.#yield();
             continue;
           }
-          const us = this.rcvbuf === undefined ? 0 : shortGatherUs(
-            socketBufferCapacity(this.rcvbuf, this.#meanLength),
-            this.#rate(),
-            this.#lastFill,
-          ) - elapsed * 1000;
+          const us = shortGatherUs(capacity, rate, this.#lastFill) - elapsed * 1000;
           if (us >= 100) c.usleep(Math.floor(us));
           else c.pollHere(this.#pollfd, 1n, 1);
         }
       }
-      if (performance.now() - this.#lastYield >= YIELD_MS) {
+      if (this.#turnDue(0)) {
         await this.#yield();
         continue;
       }
@@ -557,7 +560,7 @@ class RecvmmsgReceiver implements UdpReceiver {
       if (n > 0) {
         this.#idle = 0;
         this.#fill += n;
-        if (n < this.#batch) this.#drainedNow(true);
+        if (n < this.#batch) this.#markDrained();
         const got = this.#collect(n);
         // A batch of only over-long datagrams (skipped) is not the end: [] means closed.
         if (got.length > 0) return got;
@@ -569,14 +572,15 @@ class RecvmmsgReceiver implements UdpReceiver {
         if (this.#closed) break;
         throw new Error(`recvmmsg failed: errno ${code}`);
       }
-      this.#drainedNow(false);
+      this.#endStretch();
       if (++this.#idle <= IDLE_ASKS) {
-        if (this.#gatherMs() > 0) {
-          this.#drainedNow(true);
+        const rate = this.#rate();
+        if (gatherWaitMs(this.#capacity(), rate, this.#lastFill) > 0) {
+          this.#markDrained();
           continue;
         }
-        if (this.#waitsHere()) {
-          if (performance.now() + 1 - this.#lastYield >= YIELD_MS) {
+        if (waitsHere(rate)) {
+          if (this.#turnDue(1)) {
             await this.#yield();
             continue;
           }
@@ -630,32 +634,29 @@ class RecvmmsgReceiver implements UdpReceiver {
     return Math.max(this.#ratePerMs, current);
   }
 
-  /** Whether datagrams come often enough to be waited for on this thread (see WAIT_HERE_RATE_PER_MS). */
-  #waitsHere(): boolean {
-    const rate = this.#rate();
-    return Number.isFinite(rate) && rate >= WAIT_HERE_RATE_PER_MS;
+  /** Whether the event loop's turn is due within `aheadMs` (YIELD_MS after the last). */
+  #turnDue(aheadMs: number): boolean {
+    return performance.now() + aheadMs - this.#lastYield >= YIELD_MS;
   }
 
-  /** The socket was found drained: the stretch of datagrams taken since the last time ends. */
-  #drainedNow(mark: boolean): void {
-    if (mark) {
-      this.#drained = true;
-      this.#drainedAt = performance.now();
-    }
+  /** Datagrams the socket buffer holds lately (0 when its size is unknown: no gathering). */
+  #capacity(): number {
+    return this.rcvbuf === undefined ? 0 : socketBufferCapacity(this.rcvbuf, this.#meanLength);
+  }
+
+  /** The socket was found drained: let datagrams gather before the next ask. */
+  #markDrained(): void {
+    this.#drained = true;
+    this.#drainedAt = performance.now();
+    this.#endStretch();
+  }
+
+  /** The stretch of datagrams taken since the socket was last found drained ends. */
+  #endStretch(): void {
     if (this.#fill > 0) {
       this.#lastFill = this.#fill;
       this.#fill = 0;
     }
-  }
-
-  /**
-   * How long datagrams can gather before the next ask without overflowing the socket buffer:
-   * 0 (ask at once) to MAX_GATHER_MS.
-   */
-  #gatherMs(): number {
-    const rate = this.#rate();
-    if (this.rcvbuf === undefined) return 0;
-    return gatherWaitMs(socketBufferCapacity(this.rcvbuf, this.#meanLength), rate, this.#lastFill);
   }
 
   /** One getsockopt(2) per read, until the socket is closed; the last count after. */
