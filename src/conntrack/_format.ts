@@ -26,7 +26,8 @@ function pairTables(): void {
 
 // A direct-mapped cache: slot i holds an address (as int32) and its string. Every slot starts
 // as 0 → "0.0.0.0", which is right for whichever slot 0 is looked up in.
-const IP4_CACHE_SIZE = 1 << 16;
+const IP4_CACHE_BITS = 16;
+const IP4_CACHE_SIZE = 1 << IP4_CACHE_BITS;
 const ip4Keys = new Int32Array(IP4_CACHE_SIZE);
 const ip4Values: string[] = new Array(IP4_CACHE_SIZE).fill("0.0.0.0");
 
@@ -37,7 +38,9 @@ const ip4Values: string[] = new Array(IP4_CACHE_SIZE).fill("0.0.0.0");
  */
 export function formatIPv4Le(u32: number): string {
   const key = u32 | 0;
-  const idx = (key ^ (key >>> 16)) & (IP4_CACHE_SIZE - 1);
+  // A multiplicative hash: folding the halves together (key ^ key >>> 16) sent 10.10.0.5 and
+  // 10.15.0.0 to one slot, and subnets per node are laid out just so.
+  const idx = Math.imul(key, 0x9e3779b1) >>> (32 - IP4_CACHE_BITS);
   if (ip4Keys[idx] === key) return ip4Values[idx]!;
   if (heads === undefined) pairTables();
   const s = heads![u32 & 0xffff]! + tails![u32 >>> 16]!;
