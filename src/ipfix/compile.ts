@@ -364,7 +364,7 @@ function generate(template: Template, names: string[], kept?: readonly boolean[]
         !decoded
           ? `o += L;`
           : type === "string"
-          ? `const v${i} = H.decodeStringAt(dv, u8, o, L); o += L;`
+          ? `const v${i} = L === 0 ? "" : H.decodeStringAt(dv, u8, o, L); o += L;`
           : `const v${i} = u8.slice(o, o + L); o += L;`,
       );
       if (type === "string") {

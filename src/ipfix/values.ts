@@ -143,7 +143,10 @@ const cacheValues: string[] = Array.from({ length: STRING_CACHE_SIZE }, () => ""
 
 const slabView = new DataView(slab.buffer);
 
-/** Whether cache slot `idx` holds the `len` octets at `o`, compared four at a time. */
+/**
+ * Whether cache slot `idx` holds the `len` octets at `o`, compared four at a time. Octets are
+ * read little-endian (the host's order: no byte swap) here and in the hash.
+ */
 function slotHolds(idx: number, dv: DataView, o: number, len: number): boolean {
   if (slabLengths[idx] !== len) return false;
   const base = idx * MAX_CACHED_LENGTH;
@@ -154,9 +157,9 @@ function slotHolds(idx: number, dv: DataView, o: number, len: number): boolean {
   // The last word first (it overlaps the others when the length is not a multiple of four):
   // names that share a prefix differ at their end.
   const last = len - 4;
-  if (slabView.getUint32(base + last) !== dv.getUint32(o + last)) return false;
+  if (slabView.getUint32(base + last, true) !== dv.getUint32(o + last, true)) return false;
   for (let i = 0; i < last; i += 4) {
-    if (slabView.getUint32(base + i) !== dv.getUint32(o + i)) return false;
+    if (slabView.getUint32(base + i, true) !== dv.getUint32(o + i, true)) return false;
   }
   return true;
 }
@@ -173,11 +176,11 @@ export function decodeStringAt(dv: DataView, u8: Uint8Array, o: number, len: num
   if (len >= 8) {
     // The first and the last eight octets (four when shorter than 16): names differ there
     // (namespaces, prefixes, counters, generated suffixes); slotHolds compares every octet.
-    h = Math.imul(h ^ dv.getUint32(o), 0x01000193);
-    h = Math.imul(h ^ dv.getUint32(o + len - 4), 0x01000193);
+    h = Math.imul(h ^ dv.getUint32(o, true), 0x01000193);
+    h = Math.imul(h ^ dv.getUint32(o + len - 4, true), 0x01000193);
     if (len >= 16) {
-      h = Math.imul(h ^ dv.getUint32(o + 4), 0x01000193);
-      h = Math.imul(h ^ dv.getUint32(o + len - 8), 0x01000193);
+      h = Math.imul(h ^ dv.getUint32(o + 4, true), 0x01000193);
+      h = Math.imul(h ^ dv.getUint32(o + len - 8, true), 0x01000193);
     }
   } else {
     for (let i = 0; i < len; i++) h = Math.imul(h ^ u8[o + i]!, 0x01000193);
