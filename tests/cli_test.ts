@@ -21,6 +21,8 @@ const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 const DENO = Deno.execPath();
 /** The permissions of `deno task collector` and `deno task replay`. */
 const RUN = ["run", "--allow-net", "--allow-read", "--unstable-net"];
+/** As `deno task collector` runs it: FFI for the recvmmsg UDP receiver. */
+const COLLECTOR_RUN = [...RUN, "--allow-ffi"];
 const COLLECTOR = `${ROOT}tasks/collector.ts`;
 const REPLAY = `${ROOT}tasks/replay.ts`;
 /** The "Listening" log line tells the port bound for port 0. */
@@ -45,7 +47,10 @@ class CollectorProcess {
 
   /** Starts `tasks/collector.ts` with `args` (an --address with port 0 among them). */
   static async start(args: string[]): Promise<CollectorProcess> {
-    const bg = Background.start(DENO, [...RUN, COLLECTOR, ...args], { cwd: ROOT, env: ENV });
+    const bg = Background.start(DENO, [...COLLECTOR_RUN, COLLECTOR, ...args], {
+      cwd: ROOT,
+      env: ENV,
+    });
     try {
       await bg.waitForOutput(/"msg":"Listening".*\n/, WAIT_MS);
       const line = bg.stderr.split("\n").find((l) => l.includes('"msg":"Listening"'))!;
@@ -55,6 +60,12 @@ class CollectorProcess {
       await bg.stop("SIGKILL");
       throw e;
     }
+  }
+
+  /** The fields of the collector's "Listening" log line. */
+  get listening(): Record<string, unknown> {
+    const line = this.bg.stderr.split("\n").find((l) => l.includes('"msg":"Listening"'))!;
+    return JSON.parse(line);
   }
 
   /** Complete stdout lines so far. */
@@ -109,7 +120,7 @@ class CollectorProcess {
 
 /** Runs a tool with `input` on stdin; killed after 60 s. A non-zero exit is returned. */
 function runTool(script: string, args: string[], input = ""): Promise<RunResult> {
-  return run(DENO, [...RUN, script, ...args], {
+  return run(DENO, [...(script === COLLECTOR ? COLLECTOR_RUN : RUN), script, ...args], {
     cwd: ROOT,
     env: ENV,
     stdin: input,
@@ -154,6 +165,7 @@ Deno.test("cli: bad flags exit 2 with a message and the usage", async () => {
     [COLLECTOR, ["--rcvbuf", "lots"], 'Invalid --rcvbuf "lots"'],
     [COLLECTOR, ["--rcvbuf", "100"], 'Invalid --rcvbuf "100"'],
     [COLLECTOR, ["--rcvbuf", "1e12"], 'Invalid --rcvbuf "1e12"'],
+    [COLLECTOR, ["--rcvbuf=-1"], 'Invalid --rcvbuf "-1"'],
     [COLLECTOR, ["--elements", "sourcePodName,podName"], "no element named podName"],
     [COLLECTOR, ["--elements", " , "], 'Invalid --elements " , "'],
     [COLLECTOR, ["--elements", "unknown:0:8"], "no element named unknown:0:8"],
@@ -544,6 +556,27 @@ Deno.test("cli: udp collector (--rcvbuf) and replay", async () => {
   assertEquals(counters.records, 50);
   assert(counters.messages! > 1, "several datagrams");
   assertEquals(counters.kernelDrops, 0);
+});
+
+Deno.test("cli: a udp collector asks for a 4 MiB socket buffer; --rcvbuf 0 keeps the system's", async () => {
+  // Reading /proc/sys takes --allow-all in Deno; cat does not.
+  const sysctl = async (name: string) => {
+    const out = await new Deno.Command("cat", { args: [`/proc/sys/net/core/${name}`] }).output();
+    return Number(new TextDecoder().decode(out.stdout));
+  };
+  const system = await sysctl("rmem_default");
+  const max = await sysctl("rmem_max");
+  // The kernel doubles what it grants; without CAP_NET_ADMIN it caps the ask at rmem_max first.
+  const granted = (asked: number) => 2 * (Deno.uid() === 0 ? asked : Math.min(asked, max));
+  const cases: [string[], number][] = [
+    [[], granted(4 << 20)],
+    [["--rcvbuf", "0"], system],
+    [["--rcvbuf", "65536"], granted(65536)],
+  ];
+  for (const [args, expected] of cases) {
+    await using c = await CollectorProcess.start(["--address", "127.0.0.1:0:udp", ...args]);
+    assertEquals(c.listening.rcvbuf, expected, `rcvbuf with ${JSON.stringify(args)}`);
+  }
 });
 
 Deno.test("cli: tls collector (--cert/--key) and replay --ca; mutual TLS with --ca and --cert/--key", async () => {
