@@ -252,6 +252,51 @@ Deno.test("fixed-length strings are zero-padded and the padding stripped", () =>
   ]);
 });
 
+Deno.test("encoder fast paths: integers at the 32- and 53-bit edges, strings around the inline ASCII loop", () => {
+  const e = (name: string) => defaultRegistry.byName(name)!;
+  const t = compileTemplate({
+    id: 300,
+    scopeFieldCount: 0,
+    fields: [
+      { element: e("octetDeltaCount"), length: 8 },
+      { element: e("flowStartSeconds"), length: 4 },
+      { element: e("interfaceName"), length: 65535 },
+    ],
+  });
+  const u64s = [0, 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 52 + 3, 2 ** 53 - 1];
+  const u32s = [0, 2 ** 30, 2 ** 31, 3_000_000_000, 2 ** 32 - 1];
+  const strs = ["", "eth0", "é", "pod-é-1", "a".repeat(83), "a".repeat(82) + "é", "b".repeat(84)];
+  for (const [i, u64] of u64s.entries()) {
+    const u32 = u32s[i % u32s.length]!;
+    const str = strs[i % strs.length]!;
+    const enc = encoder();
+    enc.addRecord(t, { octetDeltaCount: u64, flowStartSeconds: u32, interfaceName: str });
+    const bytes = enc.flush()[0]!.bytes;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const o = MESSAGE_HEADER_LENGTH + 4;
+    assertStrictEquals(dv.getBigUint64(o), BigInt(u64), `octetDeltaCount ${u64}`);
+    assertStrictEquals(dv.getUint32(o + 8), u32, `flowStartSeconds ${u32}`);
+    const utf8 = new TextEncoder().encode(str);
+    const long = utf8.length >= 255;
+    assertStrictEquals(bytes[o + 12], long ? 255 : utf8.length, `length of ${show(str)}`);
+    const at = o + 12 + (long ? 3 : 1);
+    assertEquals(bytes.subarray(at, at + utf8.length), utf8, `octets of ${show(str)}`);
+    const cache = new TemplateCache();
+    cache.set("s", 1, t.template);
+    assertEquals(decode(bytes, cache).dataSets[0]!.records[0], {
+      octetDeltaCount: u64,
+      flowStartSeconds: u32,
+      interfaceName: str,
+    });
+  }
+  for (const bad of [1.5, -1, -0.5, NaN, Infinity, 2 ** 64]) {
+    assertThrows(() => encoder().addRecord(t, { octetDeltaCount: bad }), TypeError, `${bad}`);
+  }
+  for (const bad of [1.5, -1, NaN, Infinity, 2 ** 32]) {
+    assertThrows(() => encoder().addRecord(t, { flowStartSeconds: bad }), TypeError, `${bad}`);
+  }
+});
+
 Deno.test("strings round trip with a leading U+FEFF", () => {
   const t = compileTemplate(templateOf(256, ["interfaceName"]));
   const bytes = encodeOne([t.template], [[t, { interfaceName: "\ufeffeth0" }]]);

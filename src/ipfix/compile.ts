@@ -211,9 +211,11 @@ function decodeExpr(type: DataType, len: number, o: string): string {
 }
 
 function encodeStmt(type: DataType, len: number, n: string, v: string, o: string): string {
-  // Numbers in range take the fast path; bigints, undefined and errors go through H.uint.
+  // Numbers in range take the fast path; bigints, undefined and errors go through H.uint. The
+  // integer test and the split of a 64-bit value into words avoid `%`: on a number that is not a
+  // small integer (flow times, most counters) it is a floating-point remainder, a call into C.
   const uint = (max: string, set: string) =>
-    `if (typeof ${v} === "number" && ${v} >= 0 && ${v} <= ${max} && ${v} % 1 === 0) ${set}; else H.uint(${n}, ${v}, u8, ${o}, ${len});`;
+    `if (typeof ${v} === "number" && ${v} >= 0 && ${v} <= ${max} && Math.floor(${v}) === ${v}) ${set}; else H.uint(${n}, ${v}, u8, ${o}, ${len});`;
   switch (type) {
     case "unsigned8":
       return uint("255", `u8[${o}] = ${v}`);
@@ -229,7 +231,7 @@ function encodeStmt(type: DataType, len: number, n: string, v: string, o: string
     case "unsigned64":
     case "dateTimeMilliseconds":
       return len === 8
-        ? `if (typeof ${v} === "number" && ${v} >= 0 && ${v} <= 9007199254740991 && ${v} % 1 === 0) { dv.setUint32(${o}, ${v} / 4294967296); dv.setUint32(${o} + 4, ${v} % 4294967296); } else H.uint(${n}, ${v}, u8, ${o}, 8);`
+        ? `if (typeof ${v} === "number" && ${v} >= 0 && ${v} <= 9007199254740991 && Math.floor(${v}) === ${v}) { L = Math.floor(${v} / 4294967296); dv.setUint32(${o}, L); dv.setUint32(${o} + 4, ${v} - L * 4294967296); } else H.uint(${n}, ${v}, u8, ${o}, 8);`
         : `H.uint(${n}, ${v}, u8, ${o}, ${len});`;
     case "signed8":
     case "signed16":
@@ -369,8 +371,9 @@ function generate(template: Template, names: string[], kept?: readonly boolean[]
       );
       if (type === "string") {
         enc.push(
-          // Up to 83 UTF-16 units take at most 252 octets: the 1-octet length form, written in one pass.
-          `s = H.str(${n}, v); if (s.length < 84 && o + 253 <= cap) { L = H.encodeString(s, u8, o + 1, 252); u8[o] = L; o += 1 + L; } else { L = H.utf8Length(s); if (L > 65535 || o + 3 + L > cap) H.full(o); if (L < 255) { u8[o] = L; H.encodeString(s, u8, o + 1, L); o += 1 + L; } else { u8[o] = 255; dv.setUint16(o + 1, L); H.encodeString(s, u8, o + 3, L); o += 3 + L; } }`,
+          // Up to 83 UTF-16 units take at most 252 octets: the 1-octet length form, written in one
+          // pass; ASCII by the loop here, anything else by H.encodeString.
+          `s = typeof v === "string" ? v : H.str(${n}, v); if (s.length < 84 && o + 253 <= cap) { for (L = 0; L < s.length; L++) { c = s.charCodeAt(L); if (c > 127) break; u8[o + 1 + L] = c; } if (L !== s.length) L = H.encodeString(s, u8, o + 1, 252); u8[o] = L; o += 1 + L; } else { L = H.utf8Length(s); if (L > 65535 || o + 3 + L > cap) H.full(o); if (L < 255) { u8[o] = L; H.encodeString(s, u8, o + 1, L); o += 1 + L; } else { u8[o] = 255; dv.setUint16(o + 1, L); H.encodeString(s, u8, o + 3, L); o += 3 + L; } }`,
         );
       } else {
         enc.push(
@@ -398,7 +401,7 @@ function generate(template: Template, names: string[], kept?: readonly boolean[]
     dec.join("\n")
   }\ncur.off = o; return { ${props.join(", ")} }; };`;
   const encodeSrc =
-    `"use strict"; return function encode(dv, u8, o, cap, r) { let v, s, b, L = 0; ${
+    `"use strict"; return function encode(dv, u8, o, cap, r) { let v, s, b, c = 0, L = 0; ${
       enc.join("\n")
     }\nreturn o; };`;
   return { decodeSrc, encodeSrc };
