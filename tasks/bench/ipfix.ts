@@ -33,7 +33,8 @@ const USAGE = `Usage: deno task bench ipfix [--quick] [--only codec,tcp,udp] [--
 Measures, on one core each (taskset -c 0; senders on core 1):
   codec  encode and decode of the Antrea IPv4 flow record (template 256, all 37 elements),
          10000 distinct records of a simulated cluster (1000 pods, 10 namespaces, 20 nodes),
-         in 64 KiB (TCP/TLS) and 1452-octet (UDP, MTU 1500) messages; median of rounds
+         in 64 KiB (TCP/TLS) and 1452-octet (UDP, MTU 1500) messages; median of rounds,
+         the four measures taking turns round by round
   tcp    collector ingest over loopback TCP, a sender process writing pre-encoded messages
   udp    collector ingest over loopback UDP: the highest rate each receiver takes with under
          0.1 % loss, from a paced sender of the same 1452-octet datagrams, next to nfcapd
@@ -127,43 +128,56 @@ interface CodecFigures {
   decode: number[];
 }
 
-/** Encode and decode rounds; prints one JSON line per message size. */
+/**
+ * Encode and decode rounds; prints one JSON line per message size. The four measures take turns
+ * round by round, so that a spell of the host's speed (it drifts up to 2x within a minute) falls
+ * on all of them alike instead of on whichever ran through it.
+ */
 function roleCodec(quick: boolean): void {
   const rounds = quick ? 3 : 7;
   const warmup = quick ? 2 : 3;
   const roundMs = quick ? 400 : 800;
   const records = antreaRecords(10_000);
-  for (const size of [65535, udpMessageSize(1500)]) {
+  const sizes = [65535, udpMessageSize(1500)];
+  const runs = sizes.map((size) => {
     const enc = new MessageEncoder({ observationDomainId: 1, maxMessageSize: size });
-    const encode: number[] = [];
-    let msgs: EncodedMessage[] = [];
-    for (let r = 0; r < warmup + rounds; r++) {
-      let n = 0;
-      const t0 = performance.now();
-      let t = t0;
-      while (t - t0 < roundMs) {
-        for (let i = 0; i < records.length; i++) enc.addRecord(template, records[i]!);
-        msgs = enc.flush();
-        n += records.length;
-        t = performance.now();
-      }
-      if (r >= warmup) encode.push(n / ((t - t0) / 1000));
-    }
+    for (const r of records) enc.addRecord(template, r);
     const cache = new TemplateCache();
     decodeMessage(templateMessage(size), cache, { session: "bench" });
-    const decode: number[] = [];
-    for (let r = 0; r < warmup + rounds; r++) {
-      let n = 0;
-      const t0 = performance.now();
-      let t = t0;
-      while (t - t0 < roundMs) {
-        for (let i = 0; i < msgs.length; i++) {
-          n += decodeMessage(msgs[i]!.bytes, cache, { session: "bench" }).recordCount;
-        }
-        t = performance.now();
-      }
-      if (r >= warmup) decode.push(n / ((t - t0) / 1000));
+    return { size, enc, msgs: enc.flush(), cache, encode: [] as number[], decode: [] as number[] };
+  });
+  /** Records per second of `pass` (which returns the records it handled) over one round. */
+  const round = (pass: () => number): number => {
+    let n = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < roundMs) {
+      n += pass();
+      t = performance.now();
     }
+    return n / ((t - t0) / 1000);
+  };
+  for (let r = 0; r < warmup + rounds; r++) {
+    for (const run of runs) {
+      const encode = round(() => {
+        for (let i = 0; i < records.length; i++) run.enc.addRecord(template, records[i]!);
+        run.msgs = run.enc.flush();
+        return records.length;
+      });
+      const decode = round(() => {
+        let n = 0;
+        for (let i = 0; i < run.msgs.length; i++) {
+          n += decodeMessage(run.msgs[i]!.bytes, run.cache, { session: "bench" }).recordCount;
+        }
+        return n;
+      });
+      if (r >= warmup) {
+        run.encode.push(encode);
+        run.decode.push(decode);
+      }
+    }
+  }
+  for (const { size, msgs, encode, decode } of runs) {
     const octets = msgs.reduce((a, m) => a + m.bytes.length, 0);
     const figures: CodecFigures = {
       messageSize: size,
@@ -947,7 +961,7 @@ async function main(args: string[]): Promise<void> {
   if (parts.has("codec")) {
     console.log(
       "\nCodec, one core: Antrea IPv4 flow record (template 256, 37 elements), 10000 distinct" +
-        " records; median of rounds",
+        " records; median of rounds, the four measures taking turns",
     );
     const codec = await runCodec(quick);
     report.codec = codec;
