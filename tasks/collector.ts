@@ -77,7 +77,8 @@ let rcvbuf = 4 * 1024 * 1024;
 if (flags.rcvbuf !== undefined) {
   rcvbuf = Number(flags.rcvbuf);
   const { min, max } = UDP_RECEIVE_BUFFER_RANGE;
-  if (!Number.isInteger(rcvbuf) || (rcvbuf !== 0 && (rcvbuf < min || rcvbuf > max))) {
+  const digits = /^\d+$/.test(flags.rcvbuf as string);
+  if (!digits || (rcvbuf !== 0 && (rcvbuf < min || rcvbuf > max))) {
     console.error(
       `Invalid --rcvbuf "${flags.rcvbuf}": expected 0 (the system's) or octets from ${min} to ${max}\n\n${USAGE}`,
     );

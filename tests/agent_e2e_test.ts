@@ -352,8 +352,17 @@ interopTest(
           active.map(() => 2),
           `${n}: active exports, then the end`,
         );
+        // The first active export comes 4 s into 9 s of sending. A later one may fall on the
+        // close when the machine is busy (the client's last chunk goes at 8.75 s): then the
+        // connection is closing, which conntrack calls FIN_WAIT, CLOSE_WAIT, LAST_ACK or TIME_WAIT.
+        assertEquals(active[0]!.tcpState, "ESTABLISHED", `${n}: state while active`);
         for (const r of active) {
-          assertEquals(r.tcpState, "ESTABLISHED", `${n}: state while active`);
+          assert(
+            ["ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT"].includes(
+              r.tcpState as string,
+            ),
+            `${n}: state while active: ${r.tcpState}`,
+          );
           assert((r.octetDeltaCount as number) > 0, `${n}: octets moved between exports`);
         }
         // Not before the active timeout (4 s) since the start or the previous export.

@@ -265,18 +265,39 @@ Deno.test("encoder fast paths: integers at the 32- and 53-bit edges, strings aro
   });
   const u64s = [0, 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 52 + 3, 2 ** 53 - 1];
   const u32s = [0, 2 ** 30, 2 ** 31, 3_000_000_000, 2 ** 32 - 1];
-  const strs = ["", "eth0", "é", "pod-é-1", "a".repeat(83), "a".repeat(82) + "é", "b".repeat(84)];
-  for (const [i, u64] of u64s.entries()) {
+  // Edges of the inline loop (83 UTF-16 units, U+007F and U+0080), characters it hands over
+  // (surrogate pairs, a lone surrogate that becomes U+FFFD, 83 three-octet units: 249 octets),
+  // the long form (255 octets and more) and a missing value.
+  const strs: (string | undefined)[] = [
+    "",
+    "eth0",
+    "é",
+    "pod-é-1",
+    "a".repeat(83),
+    "a".repeat(82) + "é",
+    "b".repeat(84),
+    "\u007f",
+    "\u0080",
+    "😀".repeat(41),
+    "\ud800x",
+    "€".repeat(83),
+    "c".repeat(300),
+    undefined,
+  ];
+  for (let i = 0; i < strs.length; i++) {
+    const u64 = u64s[i % u64s.length]!;
     const u32 = u32s[i % u32s.length]!;
-    const str = strs[i % strs.length]!;
+    const str = strs[i];
     const enc = encoder();
-    enc.addRecord(t, { octetDeltaCount: u64, flowStartSeconds: u32, interfaceName: str });
+    const record: DataRecord = { octetDeltaCount: u64, flowStartSeconds: u32 };
+    if (str !== undefined) record.interfaceName = str;
+    enc.addRecord(t, record);
     const bytes = enc.flush()[0]!.bytes;
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const o = MESSAGE_HEADER_LENGTH + 4;
     assertStrictEquals(dv.getBigUint64(o), BigInt(u64), `octetDeltaCount ${u64}`);
     assertStrictEquals(dv.getUint32(o + 8), u32, `flowStartSeconds ${u32}`);
-    const utf8 = new TextEncoder().encode(str);
+    const utf8 = new TextEncoder().encode(str ?? "");
     const long = utf8.length >= 255;
     assertStrictEquals(bytes[o + 12], long ? 255 : utf8.length, `length of ${show(str)}`);
     const at = o + 12 + (long ? 3 : 1);
@@ -286,7 +307,7 @@ Deno.test("encoder fast paths: integers at the 32- and 53-bit edges, strings aro
     assertEquals(decode(bytes, cache).dataSets[0]!.records[0], {
       octetDeltaCount: u64,
       flowStartSeconds: u32,
-      interfaceName: str,
+      interfaceName: new TextDecoder().decode(utf8),
     });
   }
   for (const bad of [1.5, -1, -0.5, NaN, Infinity, 2 ** 64]) {

@@ -212,7 +212,8 @@ export function isIPv4Mapped(u8: Uint8Array, o: number): boolean {
 }
 
 // Pod and node addresses recur in every record: cache their text form.
-const IP4_CACHE_SIZE = 4096;
+const IP4_CACHE_BITS = 12;
+const IP4_CACHE_SIZE = 1 << IP4_CACHE_BITS;
 const ip4Keys = new Float64Array(IP4_CACHE_SIZE).fill(-1);
 const ip4Values: string[] = new Array(IP4_CACHE_SIZE).fill("");
 
@@ -231,7 +232,7 @@ export function formatIPv4(u8: Uint8Array, o: number): string {
   // Two-way set associative: a pair of neighbouring slots, the newest address first. A
   // multiplicative hash: addresses that differ only in their second octet (a subnet per node)
   // must not share sets (folding the octets together missed 18 % of a 1100-pod cluster's).
-  const idx = (Math.imul(key, 0x9e3779b1) >>> 20) & (IP4_CACHE_SIZE - 2);
+  const idx = (Math.imul(key, 0x9e3779b1) >>> (32 - IP4_CACHE_BITS)) & (IP4_CACHE_SIZE - 2);
   if (ip4Keys[idx] === key) return ip4Values[idx]!;
   if (ip4Keys[idx + 1] === key) return ip4Values[idx + 1]!;
   const s = DEC[a] + "." + DEC[b] + "." + DEC[c] + "." + DEC[d];
