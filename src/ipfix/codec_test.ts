@@ -253,14 +253,13 @@ Deno.test("fixed-length strings are zero-padded and the padding stripped", () =>
 });
 
 Deno.test("encoder fast paths: integers at the 32- and 53-bit edges, strings around the inline ASCII loop", () => {
-  const e = (name: string) => defaultRegistry.byName(name)!;
   const t = compileTemplate({
     id: 300,
     scopeFieldCount: 0,
     fields: [
-      { element: e("octetDeltaCount"), length: 8 },
-      { element: e("flowStartSeconds"), length: 4 },
-      { element: e("interfaceName"), length: 65535 },
+      { element: el("octetDeltaCount"), length: 8 },
+      { element: el("flowStartSeconds"), length: 4 },
+      { element: el("interfaceName"), length: 65535 },
     ],
   });
   const u64s = [0, 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 52 + 3, 2 ** 53 - 1];
