@@ -7,6 +7,7 @@
 import {
   CollectingProcess,
   type DecodedMessage,
+  DEFAULT_UDP_RECEIVE_BUFFER,
   defaultRegistry,
   type ExporterInfo,
   formatMessageText,
@@ -72,8 +73,7 @@ if (flags.elements !== undefined) {
     Deno.exit(2);
   }
 }
-// As the aggregator: the system's 208 KiB is 5 ms of 100k records/s.
-let rcvbuf = 4 * 1024 * 1024;
+let rcvbuf = DEFAULT_UDP_RECEIVE_BUFFER;
 if (flags.rcvbuf !== undefined) {
   rcvbuf = Number(flags.rcvbuf);
   const { min, max } = UDP_RECEIVE_BUFFER_RANGE;

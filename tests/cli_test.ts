@@ -19,7 +19,7 @@ import { Background, run, type RunResult } from "./_tools.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 const DENO = Deno.execPath();
-/** The permissions of `deno task collector` and `deno task replay`. */
+/** The permissions of `deno task replay`. */
 const RUN = ["run", "--allow-net", "--allow-read", "--unstable-net"];
 /** As `deno task collector` runs it: FFI for the recvmmsg UDP receiver. */
 const COLLECTOR_RUN = [...RUN, "--allow-ffi"];
@@ -43,7 +43,12 @@ interface Line {
 
 /** A collector subprocess on a port of its own choosing. */
 class CollectorProcess {
-  constructor(readonly bg: Background, readonly port: number) {}
+  /** The port bound, from the "Listening" log line. */
+  readonly port: number;
+
+  constructor(readonly bg: Background) {
+    this.port = parseAddress(this.listening.address as string).port;
+  }
 
   /** Starts `tasks/collector.ts` with `args` (an --address with port 0 among them). */
   static async start(args: string[]): Promise<CollectorProcess> {
@@ -53,9 +58,7 @@ class CollectorProcess {
     });
     try {
       await bg.waitForOutput(/"msg":"Listening".*\n/, WAIT_MS);
-      const line = bg.stderr.split("\n").find((l) => l.includes('"msg":"Listening"'))!;
-      const { address } = JSON.parse(line) as { address: string };
-      return new CollectorProcess(bg, parseAddress(address).port);
+      return new CollectorProcess(bg);
     } catch (e) {
       await bg.stop("SIGKILL");
       throw e;

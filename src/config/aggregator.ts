@@ -10,6 +10,7 @@
 
 import { parse as parseYaml } from "yaml";
 import {
+  DEFAULT_UDP_RECEIVE_BUFFER,
   formatHostPort,
   parseAddress,
   type Protocol,
@@ -305,9 +306,11 @@ export const AGGREGATOR_SCHEMA: Schema = {
   },
   correlationTimeout: { type: "duration", default: "2m", minMs: 1000 },
   maxFlows: { type: "integer", default: 2_000_000, min: 1 },
-  // 4 MiB: over UDP the kernel holds what arrives while the aggregator pauses; the system's
-  // 208 KiB is 5 ms of 100k records/s. Without root the kernel caps it at net.core.rmem_max.
-  udpReceiveBuffer: { type: "bytes", default: 4 * 1024 * 1024, max: UDP_RECEIVE_BUFFER_RANGE.max },
+  udpReceiveBuffer: {
+    type: "bytes",
+    default: DEFAULT_UDP_RECEIVE_BUFFER,
+    max: UDP_RECEIVE_BUFFER_RANGE.max,
+  },
 };
 
 /** Where ClickHouse credentials come from when the file does not say. */

@@ -75,6 +75,7 @@ export {
   CollectingProcess,
   type CollectingProcessOptions,
   type CollectorStats,
+  DEFAULT_UDP_RECEIVE_BUFFER,
   type ExporterInfo,
   type SessionStats,
   StreamFramer,
