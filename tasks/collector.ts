@@ -158,7 +158,13 @@ onSignal(async () => {
     lost: s.lost,
     unknownSets: s.unknownSets,
     sessions: s.sessionsOpened,
-    ...(protocol === "udp" ? { kernelDrops: s.udpBufferDrops } : {}),
+    ...(protocol === "udp"
+      ? {
+        kernelDrops: s.udpBufferDrops,
+        sessionsExpired: s.sessionsExpired,
+        sourcesRefused: s.udpSourcesRefused,
+      }
+      : {}),
   }));
   Deno.exit(0);
 });

@@ -323,6 +323,9 @@ Deno.test("tcp: Antrea IPv4 and IPv6 flow records round-trip, with exporter and 
       lost: 0,
       sessionsOpened: 1,
       activeSessions: 1,
+      sessionsExpired: 0,
+      udpSourcesRefused: 0,
+      templatesRefused: 0,
       udpBufferDrops: 0,
     });
     const sessions = sessionsOf(c, "tcp");
@@ -1210,6 +1213,86 @@ Deno.test("udp: templates expire after 30 minutes unless refreshed (injected clo
     assertEquals((await send(false, 1)).recordCount, 0, "expired 30:00 after the refresh");
     assertEquals(c.stats.unknownSets, 2);
     assertEquals(c.stats.errors, 0);
+  } finally {
+    sock.close();
+    await c.close();
+  }
+});
+
+Deno.test("udp: an exporter silent for 30 minutes is forgotten, sessions are capped (injected clock)", async () => {
+  let now = 1_700_000_000_000;
+  const c = await Collector.start("127.0.0.1:0:udp", { clock: () => now, maxUdpSessions: 2 });
+  const socks = [0, 1, 2].map(() =>
+    Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 })
+  );
+  const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: c.port };
+  const addressOf = (i: number) => `127.0.0.1:${(socks[i]!.addr as Deno.NetAddr).port}`;
+  const send = async (i: number, bytes: Uint8Array) => {
+    const seen = c.stats.messages + c.stats.datagramsDropped + c.stats.udpSourcesRefused + 1;
+    await socks[i]!.send(bytes, to);
+    await waitFor(
+      () => c.stats.messages + c.stats.datagramsDropped + c.stats.udpSourcesRefused === seen,
+      "the datagram",
+    );
+  };
+  try {
+    await send(0, message({ templates: [COUNTERS], records: counters(2) }));
+    now += 1000_000;
+    await send(1, message({ templates: [COUNTERS], records: counters(1) }));
+    assertEquals(c.process.cache.size, 2);
+    // A third source while two are known: dropped and counted, nothing kept of it.
+    await send(2, message({ templates: [COUNTERS], records: counters(5) }));
+    assertEquals(c.stats.udpSourcesRefused, 1);
+    assertEquals(c.stats.records, 3);
+    assertEquals(c.process.cache.size, 2);
+    assertEquals(sessionsOf(c, "udp").map(([, s]) => s.address), [addressOf(0), addressOf(1)]);
+
+    // 30 minutes after exporter 0's last datagram (13:20 after exporter 1's).
+    now += 799_999;
+    assertEquals(c.process.expire(), 0, "29:59.999 is not yet idle");
+    now += 1;
+    assertEquals(c.process.expire(), 1);
+    assertEquals(c.stats.sessionsExpired, 1);
+    assertEquals(c.stats.activeSessions, 1);
+    assertEquals(sessionsOf(c, "udp").map(([, s]) => s.address), [addressOf(1)]);
+    assertEquals(c.process.cache.size, 1, "exporter 0's template went with its session");
+
+    // Exporter 0 comes back without its template: a new session, its data set unknown, and no
+    // records counted lost for the jump in its sequence numbers.
+    await send(0, message({ sequence: 500, records: counters(1) }));
+    assertEquals(c.messages.at(-1)!.msg.unknownSets.map((u) => u.templateId), [256]);
+    // The third source now has room.
+    await send(2, message({ templates: [COUNTERS], records: counters(5) }));
+    assertEquals(c.stats.udpSourcesRefused, 2, "two sessions again: still refused");
+    now += 1800_000;
+    assertEquals(c.process.expire(), 2);
+    await send(2, message({ templates: [COUNTERS], records: counters(5) }));
+    assertEquals(c.stats.records, 8);
+    assertEquals(c.stats.lost, 0);
+    assertEquals(c.stats.sessionsOpened, 4);
+    assertEquals(c.stats.activeSessions, 1);
+    assertEquals(c.stats.errors, 0);
+  } finally {
+    for (const s of socks) s.close();
+    await c.close();
+  }
+});
+
+Deno.test("udp: a datagram with octets after its message is dropped before its templates are taken", async () => {
+  const c = await Collector.start("127.0.0.1:0:udp");
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: c.port };
+  try {
+    const m = message({ templates: [COUNTERS], records: counters(2) });
+    const padded = new Uint8Array(m.length + 4);
+    padded.set(m);
+    await sock.send(padded, to);
+    await waitFor(() => c.stats.datagramsDropped === 1, "the datagram dropped");
+    await sock.send(message({ sequence: 2, records: counters(1, 2) }), to);
+    await waitFor(() => c.stats.messages === 1, "the next datagram");
+    assertEquals(c.stats.records, 0);
+    assertEquals(c.stats.unknownSets, 1, "the dropped datagram's template was not learned");
+    assertEquals(c.process.cache.size, 0);
   } finally {
     sock.close();
     await c.close();

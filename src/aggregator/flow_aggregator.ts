@@ -247,6 +247,11 @@ export class FlowAggregator implements AggregatorView {
         "UDP datagrams the kernel dropped (receive buffer full).",
         c.udpBufferDrops,
       ),
+      counter(
+        "udp_sources_refused_total",
+        "UDP datagrams dropped because they came from a new exporter while too many were known.",
+        c.udpSourcesRefused,
+      ),
       bySink("sink_queue_rows", "Rows waiting in a sink's queue.", "gauge", (s) => s.queued),
       bySink(
         "sink_written_total",

@@ -1212,6 +1212,48 @@ Deno.test("TemplateCache: expire() drops expired templates only", () => {
   assert(cache.get("b", 1, 256));
 });
 
+Deno.test("TemplateCache: a field budget bounds it; refused templates count and never decode by an old one", () => {
+  let now = 0;
+  const cache = new TemplateCache({ clock: () => now, maxFields: 4 });
+  assertStrictEquals(new TemplateCache().refused, 0);
+  assert(cache.set("a", 1, T256, 1000)); // 1 field
+  assert(cache.set("a", 1, { ...T256B, id: 257 })); // 2 fields
+  assertStrictEquals(cache.fields, 3);
+  // Replacing 256 (1 field) by a 2-field template fits: 4.
+  assert(cache.set("a", 1, T256B, 1000));
+  assertStrictEquals(cache.fields, 4);
+  assertStrictEquals(cache.set("b", 1, T256), undefined, "full");
+  assertStrictEquals(cache.refused, 1);
+  assertStrictEquals(cache.get("b", 1, 256), undefined);
+  // A refused redefinition withdraws the template it would have replaced.
+  const wide = templateOf(257, [
+    "sourceIPv4Address",
+    "destinationIPv4Address",
+    "protocolIdentifier",
+  ]);
+  assertStrictEquals(cache.set("a", 1, wide), undefined);
+  assertStrictEquals(cache.refused, 2);
+  assertStrictEquals(cache.get("a", 1, 257), undefined);
+  assertStrictEquals(cache.fields, 2);
+  // Expired templates make room before a refusal; withdrawals and closed sessions give it back.
+  cache.set("c", 1, T256B);
+  assertStrictEquals(cache.fields, 4);
+  now = 1000;
+  assert(cache.set("b", 1, T256), "256 of a expired and made room");
+  assertStrictEquals(cache.fields, 3);
+  assert(cache.withdraw("b", 1, 256));
+  assertStrictEquals(cache.fields, 2);
+  cache.closeSession("c");
+  assertStrictEquals(cache.fields, 0);
+  assertStrictEquals(cache.size, 0);
+  // The decoder counts the data sets of a refused template as unknown.
+  const small = new TemplateCache({ maxFields: 2 });
+  const d = decodeMessage(ipfix(TEMPLATES_256_257), small, { session: "s" });
+  assertStrictEquals(d.templates.length, 2);
+  assertStrictEquals(small.refused, 1);
+  assertStrictEquals(small.size, 1);
+});
+
 Deno.test("TemplateCache: the decoder learns UDP templates with their lifetime", () => {
   let now = FIXED_MS;
   const cache = new TemplateCache({ clock: () => now });
@@ -1293,15 +1335,15 @@ Deno.test("TemplateCache: withdraw(), withdrawAll() and closeSession()", () => {
 
 Deno.test("TemplateCache: a template resent with the same layout is compiled once", () => {
   const cache = new TemplateCache();
-  const a = cache.set("a", 1, T256);
+  const a = cache.set("a", 1, T256)!;
   // Code is generated on first use; later templates of the same layout reuse it.
   const buf = new Uint8Array(64);
   a.decode(new DataView(buf.buffer), buf, 0, buf.length, { off: 0 });
   a.encode(new DataView(buf.buffer), buf, 0, buf.length, {});
-  const b = cache.set("b", 1, templateOf(256, ["sourceIPv4Address"]));
+  const b = cache.set("b", 1, templateOf(256, ["sourceIPv4Address"]))!;
   assertStrictEquals(a.decode, b.decode);
   assertStrictEquals(a.encode, b.encode);
-  const c = cache.set("a", 1, T256B);
+  const c = cache.set("a", 1, T256B)!;
   assert(c.decode !== a.decode);
   assertStrictEquals(cache.get("a", 1, 256), c, "the new template replaces the old");
 });

@@ -50,6 +50,8 @@ export interface SessionStats {
   unknownSets: number;
   errors: number;
   connectedAt: number;
+  /** When its last message arrived (ms since the epoch); when it opened before the first. */
+  lastMessageAt: number;
 }
 
 /** Counters of a collecting process. */
@@ -69,12 +71,38 @@ export interface CollectorStats {
   lost: number;
   sessionsOpened: number;
   activeSessions: number;
+  /** UDP sessions forgotten after {@link UDP_SESSION_IDLE_MS} without a datagram. */
+  sessionsExpired: number;
+  /**
+   * UDP datagrams dropped because they came from a new source while
+   * {@link MAX_UDP_SESSIONS} sources were known.
+   */
+  udpSourcesRefused: number;
+  /**
+   * Templates not kept because the template cache was full (`MAX_CACHED_FIELDS` field
+   * specifiers); their data sets count as unknown.
+   */
+  readonly templatesRefused: number;
   /**
    * UDP datagrams the kernel dropped because the socket buffer was full: the socket's counter,
    * read (one system call) each time this is read.
    */
   readonly udpBufferDrops: number;
 }
+
+/**
+ * A UDP exporter (source address) silent this long is forgotten with its templates and sequence
+ * state: its templates would have expired anyway (RFC 7011 §8.4), and an exporter that comes back
+ * starts a new session. Without it, every restarted exporter's old port would stay for good.
+ */
+export const UDP_SESSION_IDLE_MS = UDP_TEMPLATE_LIFETIME_MS;
+
+/**
+ * UDP sources a collector keeps sessions for at once. Datagrams from further sources are dropped
+ * and counted (`udpSourcesRefused`) until idle ones expire: a flood of spoofed source addresses
+ * cannot grow the collector's memory without bound.
+ */
+export const MAX_UDP_SESSIONS = 65536;
 
 /** The UDP receive buffer sizes a collector may ask for, in octets (`udpReceiveBuffer`). */
 export const UDP_RECEIVE_BUFFER_RANGE = { min: 4096, max: 2 ** 30 } as const;
@@ -106,6 +134,8 @@ export interface CollectingProcessOptions {
    * skipped. Every element by default.
    */
   elements?: readonly string[] | ReadonlySet<string>;
+  /** UDP sources with a session at once ({@link MAX_UDP_SESSIONS}). */
+  maxUdpSessions?: number;
 }
 
 interface Sequence {
@@ -143,6 +173,9 @@ export class CollectingProcess {
     lost: 0,
     sessionsOpened: 0,
     activeSessions: 0,
+    sessionsExpired: 0,
+    udpSourcesRefused: 0,
+    templatesRefused: 0,
     udpBufferDrops: 0,
   };
   /** Counters per session, by session key. */
@@ -154,6 +187,9 @@ export class CollectingProcess {
   readonly #sequences = new Map<SessionKey, Map<number, Sequence>>();
   /** Session key of each UDP source address (the receiver hands out the same strings). */
   readonly #udpKeys = new Map<string, string>();
+  #udpSessions = 0;
+  #refusedLoggedAt = -Infinity;
+  #templatesRefusedLoggedAt = -Infinity;
   #listener: Deno.Listener | null = null;
   #udp: UdpReceiver | null = null;
   #tlsServer: TlsServer | null = null;
@@ -178,6 +214,10 @@ export class CollectingProcess {
       get: () => this.#udp?.drops ?? 0,
       enumerable: true,
     });
+    Object.defineProperty(this.stats, "templatesRefused", {
+      get: () => this.cache.refused,
+      enumerable: true,
+    });
     this.cache = new TemplateCache({
       clock: this.#clock,
       ...(options.elements ? { elements: options.elements } : {}),
@@ -200,7 +240,7 @@ export class CollectingProcess {
       });
       this.#port = this.#udp.port;
       this.#tasks.push(this.#serveUdp(this.#udp));
-      this.#expiry = setInterval(() => this.cache.expire(), 60_000);
+      this.#expiry = setInterval(() => this.expire(), 60_000);
     } else if (protocol === "tls" && this.#opts.tls?.ca) {
       return this.#listenMutualTls();
     } else {
@@ -251,8 +291,31 @@ export class CollectingProcess {
     await Promise.allSettled(this.#tasks);
   }
 
+  /**
+   * Drops expired templates and forgets UDP sessions idle for {@link UDP_SESSION_IDLE_MS}; returns
+   * how many sessions it forgot. Runs every minute on a UDP collector.
+   */
+  expire(): number {
+    this.cache.expire();
+    const now = this.#clock();
+    let n = 0;
+    for (const [key, s] of this.sessions) {
+      if (s.protocol !== "udp" || now - s.lastMessageAt < UDP_SESSION_IDLE_MS) continue;
+      this.#closeSession(key);
+      this.stats.sessionsExpired++;
+      n++;
+      this.#log.info("UDP session expired", {
+        exporter: s.address,
+        idleSeconds: Math.round((now - s.lastMessageAt) / 1000),
+        records: s.records,
+      });
+    }
+    return n;
+  }
+
   #openSession(address: string, protocol: "tls" | "tcp" | "udp"): SessionKey {
     const key = protocol === "udp" ? `udp:${address}` : this.#nextSession++;
+    const now = this.#clock();
     this.sessions.set(key, {
       address,
       protocol,
@@ -261,15 +324,23 @@ export class CollectingProcess {
       lost: 0,
       unknownSets: 0,
       errors: 0,
-      connectedAt: this.#clock(),
+      connectedAt: now,
+      lastMessageAt: now,
     });
+    if (protocol === "udp") this.#udpSessions++;
     this.stats.sessionsOpened++;
     this.stats.activeSessions++;
     return key;
   }
 
   #closeSession(key: SessionKey): void {
-    if (!this.sessions.delete(key)) return;
+    const s = this.sessions.get(key);
+    if (!s) return;
+    this.sessions.delete(key);
+    if (s.protocol === "udp") {
+      this.#udpSessions--;
+      this.#udpKeys.delete(s.address);
+    }
     this.stats.activeSessions--;
     this.cache.closeSession(key);
     this.#sequences.delete(key);
@@ -312,7 +383,7 @@ export class CollectingProcess {
         if (n === null) break;
         const err = framer.push(
           buf.subarray(0, n),
-          (msg) => this.#handle(msg, session, address, protocol),
+          (msg) => this.#handle(msg, session, address, protocol, this.#clock()),
         );
         if (err) {
           reason = err;
@@ -383,7 +454,10 @@ export class CollectingProcess {
     };
     socket.on("data", (chunk: Uint8Array) => {
       if (done) return;
-      const err = framer.push(chunk, (msg) => this.#handle(msg, session, address, "tls"));
+      const err = framer.push(
+        chunk,
+        (msg) => this.#handle(msg, session, address, "tls", this.#clock()),
+      );
       if (err) {
         this.#malformed(session, address, err, false);
         socket.destroy();
@@ -407,20 +481,37 @@ export class CollectingProcess {
         // Many datagrams per call (recvmmsg) where FFI is allowed; views valid until the next.
         const batch = await udp.receive();
         if (batch.length === 0) break;
+        const now = this.#clock();
         for (const { data, address } of batch) {
           let key = this.#udpKeys.get(address);
           if (key === undefined) {
-            if (this.#udpKeys.size >= 65536) this.#udpKeys.clear();
+            if (this.#udpSessions >= (this.#opts.maxUdpSessions ?? MAX_UDP_SESSIONS)) {
+              this.#refuseSource(address, now);
+              continue;
+            }
+            // Each session's key, made once: the receiver hands out the same address strings.
             this.#udpKeys.set(address, key = `udp:${address}`);
+            this.#openSession(address, "udp");
           }
-          if (!this.sessions.has(key)) this.#openSession(address, "udp");
-          const err = this.#handle(data, key, address, "udp");
+          const err = this.#handle(data, key, address, "udp", now);
           if (err) this.#malformed(key, address, err, true);
         }
       }
     } catch (e) {
       if (!this.#closed) this.#log.error("UDP receive failed", { error: e });
     }
+  }
+
+  #refuseSource(address: string, now: number): void {
+    this.stats.udpSourcesRefused++;
+    if (now - this.#refusedLoggedAt < 60_000) return;
+    this.#refusedLoggedAt = now;
+    this.#log.warn("Too many UDP exporters, datagram dropped", {
+      exporter: address,
+      sessions: this.#udpSessions,
+      refused: this.stats.udpSourcesRefused,
+      hint: `sources silent for ${UDP_SESSION_IDLE_MS / 60_000} minutes are forgotten`,
+    });
   }
 
   #malformed(session: SessionKey, address: string, reason: string, datagram: boolean): void {
@@ -442,22 +533,38 @@ export class CollectingProcess {
     session: SessionKey,
     address: string,
     protocol: "tls" | "tcp" | "udp",
+    now: number,
   ): string | undefined {
+    // A datagram holds exactly one message (RFC 7011 §10.3.3): one that does not is dropped
+    // before anything in it (its templates) is taken.
+    if (protocol === "udp" && bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 10) {
+      const length = (bytes[2]! << 8) | bytes[3]!;
+      if (length !== bytes.length) {
+        return `datagram of ${bytes.length} octets holds a message of ${length}`;
+      }
+    }
     let msg: DecodedMessage;
+    const refused = this.cache.refused;
     try {
       msg = decodeMessage(bytes, this.cache, {
         session,
         templateLifetimeMs: protocol === "udp" ? UDP_TEMPLATE_LIFETIME_MS : Infinity,
         registry: this.#opts.registry,
       });
-      if (protocol === "udp" && msg.length !== bytes.length) {
-        return `datagram of ${bytes.length} octets holds a message of ${msg.length}`;
-      }
     } catch (e) {
       if (e instanceof RangeError || e instanceof SyntaxError) return e.message;
       throw e;
     }
+    if (this.cache.refused !== refused && now - this.#templatesRefusedLoggedAt >= 60_000) {
+      this.#templatesRefusedLoggedAt = now;
+      this.#log.warn("Template cache full, templates refused", {
+        exporter: address,
+        refused: this.cache.refused,
+        fields: this.cache.fields,
+      });
+    }
     const s = this.sessions.get(session)!;
+    s.lastMessageAt = now;
     this.stats.messages++;
     this.stats.records += msg.recordCount;
     this.stats.templates += msg.templates.length;

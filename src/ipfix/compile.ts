@@ -274,6 +274,10 @@ interface Layout {
 }
 
 const layouts = new Map<string, Layout>();
+/** Characters of generated source in `layouts`: the cache starts over past either bound. */
+let layoutChars = 0;
+const MAX_LAYOUTS = 10_000;
+const MAX_LAYOUT_CHARS = 64 * 1024 * 1024;
 
 /** A string that identifies the record layout of a template (names, types and lengths). */
 function signature(template: Template, names: string[], kept?: readonly boolean[]): string {
@@ -314,8 +318,13 @@ export function compileTemplate(template: Template, keep?: ElementSelection): Co
   let layout = layouts.get(sig);
   if (!layout) {
     layout = generate(template, names, kept);
-    if (layouts.size >= 10000) layouts.clear();
+    const chars = sig.length + layout.decodeSrc.length + layout.encodeSrc.length;
+    if (layouts.size >= MAX_LAYOUTS || layoutChars + chars > MAX_LAYOUT_CHARS) {
+      layouts.clear();
+      layoutChars = 0;
+    }
     layouts.set(sig, layout);
+    layoutChars += chars;
   }
   const l = layout;
   // Names come from registries and are JSON-quoted; values never become code.

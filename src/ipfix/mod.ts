@@ -39,6 +39,7 @@ export {
   udpMessageSize,
 } from "./encoder.ts";
 export {
+  MAX_CACHED_FIELDS,
   type SessionKey,
   TemplateCache,
   type TemplateCacheOptions,
@@ -77,8 +78,10 @@ export {
   type CollectorStats,
   DEFAULT_UDP_RECEIVE_BUFFER,
   type ExporterInfo,
+  MAX_UDP_SESSIONS,
   type SessionStats,
   StreamFramer,
   type TlsServerOptions,
   UDP_RECEIVE_BUFFER_RANGE,
+  UDP_SESSION_IDLE_MS,
 } from "./collecting_process.ts";

@@ -14,6 +14,13 @@ export type SessionKey = string | number;
 /** Lifetime of a template received over UDP unless it is refreshed. RFC 7011 §8.4 */
 export const UDP_TEMPLATE_LIFETIME_MS = 1800_000;
 
+/**
+ * Field specifiers a cache holds at most, over every template of every session: about 20 000
+ * Antrea templates (51 fields). One message can define templates of 16 000 fields each, so a count
+ * of templates alone would not bound the memory an exporter can make a collector spend.
+ */
+export const MAX_CACHED_FIELDS = 1_000_000;
+
 interface Entry {
   compiled: CompiledTemplate;
   expiresAt: number;
@@ -29,6 +36,8 @@ export interface TemplateCacheOptions {
    * set of elements does). Every element by default.
    */
   elements?: readonly string[] | ReadonlySet<string>;
+  /** Field specifiers held at most ({@link MAX_CACHED_FIELDS}); further templates are refused. */
+  maxFields?: number;
 }
 
 /**
@@ -45,27 +54,59 @@ export class TemplateCache {
   readonly #sessions = new Map<SessionKey, Map<number, Entry>>();
   readonly #clock: Clock;
   readonly #keep: ElementSelection | undefined;
+  readonly #maxFields: number;
+  #fields = 0;
+  /** Templates refused because the cache held {@link MAX_CACHED_FIELDS} field specifiers. */
+  refused = 0;
 
   constructor(options: TemplateCacheOptions = {}) {
     this.#clock = options.clock ?? systemClock;
+    this.#maxFields = options.maxFields ?? MAX_CACHED_FIELDS;
     if (typeof options.elements === "string") {
       throw new TypeError("elements: expected a list of element names, not a string");
     }
     this.#keep = options.elements ? new Set(options.elements) : undefined;
   }
 
-  /** Adds or replaces a template; `lifetimeMs` is Infinity for TCP/TLS sessions. */
+  /**
+   * Adds or replaces a template; `lifetimeMs` is Infinity for TCP/TLS sessions. Returns undefined
+   * (and counts it in `refused`) when the cache is full: expired templates are dropped first.
+   */
   set(
     session: SessionKey,
     domain: number,
     template: Template,
     lifetimeMs = Infinity,
-  ): CompiledTemplate {
+  ): CompiledTemplate | undefined {
     let s = this.#sessions.get(session);
+    const k = domain * 65536 + template.id;
+    // Room left, counting the fields of the template this one replaces.
+    const room = () =>
+      this.#maxFields - this.#fields + (s?.get(k)?.compiled.template.fields.length ?? 0);
+    if (template.fields.length > room()) {
+      this.expire();
+      s = this.#sessions.get(session); // expire() drops sessions it empties
+      if (template.fields.length > room()) {
+        // The template it would replace goes too: its records must not decode by the old one.
+        if (s) this.#remove(s, k);
+        this.refused++;
+        return undefined;
+      }
+    }
     if (!s) this.#sessions.set(session, s = new Map());
     const compiled = compileTemplate(template, this.#keep);
-    s.set(domain * 65536 + template.id, { compiled, expiresAt: this.#clock() + lifetimeMs });
+    this.#remove(s, k);
+    s.set(k, { compiled, expiresAt: this.#clock() + lifetimeMs });
+    this.#fields += template.fields.length;
     return compiled;
+  }
+
+  #remove(s: Map<number, Entry>, k: number): boolean {
+    const e = s.get(k);
+    if (!e) return false;
+    s.delete(k);
+    this.#fields -= e.compiled.template.fields.length;
+    return true;
   }
 
   /** The template, unless unknown, withdrawn or expired. */
@@ -76,7 +117,7 @@ export class TemplateCache {
     const e = s.get(k);
     if (!e) return undefined;
     if (e.expiresAt !== Infinity && e.expiresAt <= this.#clock()) {
-      s.delete(k);
+      this.#remove(s, k);
       return undefined;
     }
     return e.compiled;
@@ -84,7 +125,8 @@ export class TemplateCache {
 
   /** Withdraws one template; true if it was known. RFC 7011 §8.1 */
   withdraw(session: SessionKey, domain: number, id: number): boolean {
-    return this.#sessions.get(session)?.delete(domain * 65536 + id) ?? false;
+    const s = this.#sessions.get(session);
+    return s ? this.#remove(s, domain * 65536 + id) : false;
   }
 
   /**
@@ -98,7 +140,7 @@ export class TemplateCache {
     for (const [k, e] of s) {
       if (Math.floor(k / 65536) !== domain) continue;
       if ((e.compiled.template.scopeFieldCount > 0) !== options) continue;
-      s.delete(k);
+      this.#remove(s, k);
       n++;
     }
     return n;
@@ -106,6 +148,9 @@ export class TemplateCache {
 
   /** Forgets every template of a session (the connection closed). */
   closeSession(session: SessionKey): void {
+    const s = this.#sessions.get(session);
+    if (!s) return;
+    for (const e of s.values()) this.#fields -= e.compiled.template.fields.length;
     this.#sessions.delete(session);
   }
 
@@ -113,15 +158,21 @@ export class TemplateCache {
   expire(): number {
     const now = this.#clock();
     let n = 0;
-    for (const s of this.#sessions.values()) {
+    for (const [session, s] of this.#sessions) {
       for (const [k, e] of s) {
         if (e.expiresAt <= now) {
-          s.delete(k);
+          this.#remove(s, k);
           n++;
         }
       }
+      if (s.size === 0) this.#sessions.delete(session);
     }
     return n;
+  }
+
+  /** Field specifiers of the templates held (expired ones included until dropped). */
+  get fields(): number {
+    return this.#fields;
   }
 
   /** Number of templates held, expired ones included until looked up or expired. */
