@@ -20,6 +20,8 @@ export interface RecordLine {
   record: Record<string, JsonValue>;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** A JSON value of a record field. */
 export type JsonValue = number | string | boolean | null;
 
@@ -30,7 +32,11 @@ export type JsonValue = number | string | boolean | null;
  */
 export function toJsonValue(v: Value): JsonValue {
   if (typeof v === "number") return Number.isFinite(v) ? v : String(v);
-  if (typeof v === "bigint") return v.toString();
+  if (typeof v === "bigint") {
+    // A bigint within 2^53−1 (a small nanosecond time, a 64-bit counter read as a bigint) is a
+    // number like any other integer.
+    return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v.toString();
+  }
   if (v instanceof Uint8Array) return toHex(v);
   return v;
 }

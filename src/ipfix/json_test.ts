@@ -1,4 +1,10 @@
-import { assert, assertEquals, assertStringIncludes, assertThrows } from "../../tests/_assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertStrictEquals,
+  assertStringIncludes,
+  assertThrows,
+} from "../../tests/_assert.ts";
 import { compileTemplate } from "./compile.ts";
 import { MessageEncoder } from "./encoder.ts";
 import {
@@ -39,6 +45,11 @@ Deno.test("toJsonValue: integers, bigints, floats, bytes, strings and booleans",
   assertEquals(toJsonValue(-42), -42);
   assertEquals(toJsonValue(Number.MAX_SAFE_INTEGER), 9007199254740991);
   assertEquals(toJsonValue(2n ** 53n), "9007199254740992");
+  assertStrictEquals(toJsonValue(2n ** 53n - 1n), 9007199254740991);
+  assertStrictEquals(toJsonValue(-(2n ** 53n - 1n)), -9007199254740991);
+  assertEquals(toJsonValue(-(2n ** 53n)), "-9007199254740992");
+  assertStrictEquals(toJsonValue(5n), 5, "a small nanosecond time is a number");
+  assertStrictEquals(toJsonValue(0n), 0);
   assertEquals(toJsonValue(2n ** 64n - 1n), "18446744073709551615");
   assertEquals(toJsonValue(-(2n ** 63n)), "-9223372036854775808");
   assertEquals(toJsonValue(1700000000123456789n), "1700000000123456789");
