@@ -108,7 +108,9 @@ function handleLine(line: string): void {
   try {
     const { header, elements, names, record } = parseRecordLine(line, defaultRegistry);
     const domainId = header.observationDomainId ?? 0;
-    const key = names.join(",");
+    // Records with the same set of element names share a template, in whatever order their
+    // lines list them (JSON objects are unordered): the first record's order defines it.
+    const key = [...names].sort().join(",");
     let t = domains.get(domainId)?.templates.get(key);
     const known = t !== undefined;
     t ??= compileTemplate({

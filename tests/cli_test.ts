@@ -262,11 +262,17 @@ Deno.test("cli: replay → collector (tcp, json): records, headers, counters on 
     },
     { observationDomainId: 2, templateId: 256, record: { interfaceName: "eth0", flowType: 1 } },
     { record: { octetDeltaCount: 1 } },
+    // The same set of names as the first two, in another order: their template (256), not 257.
+    {
+      observationDomainId: 1,
+      templateId: 256,
+      record: { sourcePodName: "web-3", octetDeltaCount: 4500, sourceIPv4Address: "10.0.0.3" },
+    },
   ];
   const out = await replay(["--collector", `127.0.0.1:${c.port}:tcp`], jsonLines(input));
   assertEquals(out.code, 0, out.stderr);
-  assertEquals(summary(out.stderr), { lines: 5, records: 5, sent: 5, skipped: 0, dropped: 0 });
-  await c.waitLines(5);
+  assertEquals(summary(out.stderr), { lines: 6, records: 6, sent: 6, skipped: 0, dropped: 0 });
+  await c.waitLines(6);
   const got = c.records;
   // Records of a domain keep their order; domains are separate exporters.
   for (const domain of [0, 1, 2]) {
@@ -294,7 +300,7 @@ Deno.test("cli: replay → collector (tcp, json): records, headers, counters on 
   }
   const { code, counters } = await c.stop();
   assertEquals(code, 0);
-  assertEquals(counters.records, 5);
+  assertEquals(counters.records, 6);
   assertEquals(counters.errors, 0);
   assertEquals(counters.lost, 0);
   assertEquals(counters.unknownSets, 0);
