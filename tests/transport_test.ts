@@ -358,10 +358,10 @@ function hasIPv6Loopback(): boolean {
   }
 }
 
-Deno.test({
-  name: "tcp over IPv6 loopback: [::1] addresses on both sides",
-  ignore: !hasIPv6Loopback(),
-}, async () => {
+interopTest("tcp over IPv6 loopback: [::1] addresses on both sides", [{
+  ok: hasIPv6Loopback(),
+  reason: "no IPv6 loopback address (::1) to bind",
+}], async () => {
   const c = await Collector.start("[::1]:0:tcp");
   const ex = exporter({
     address: `[::1]:${c.port}:tcp`,
@@ -470,6 +470,61 @@ Deno.test("mutual tls (node:tls): exporters with client certificates of the CA r
   } finally {
     await one.close();
     await two.close();
+    await c.close();
+  }
+});
+
+Deno.test("mutual tls: malformed input closes only its own session, counted; other exporters keep being served", async () => {
+  const certs = await testCerts();
+  const c = await Collector.start("127.0.0.1:0:tls", { tls: { ...certs.server, ca: certs.ca } });
+  const good = exporter({
+    address: `localhost:${c.port}:tls`,
+    observationDomainId: 1,
+    templates: [antreaFlowTemplate(4)],
+    tls: { caCerts: [certs.ca], ...certs.client },
+  });
+  const garbage = crypto.getRandomValues(new Uint8Array(300));
+  garbage[0] = 0xde;
+  const cases: [string, Uint8Array][] = [
+    ["garbage", garbage],
+    ["IPFIX then garbage", new Uint8Array([...message({ templates: [COUNTERS] }), 1, 2, 3, 4])],
+    ["message length below 16", new Uint8Array([0, 10, 0, 8, ...GOOD_HEADER.slice(4)])],
+  ];
+  let sent = 0;
+  const sendGood = async (k: number) => {
+    for (let i = 0; i < k; i++) good.send(256, antreaRecord(4, sent + i, "good"));
+    sent += k;
+    await c.waitRecords(sent);
+  };
+  try {
+    good.start();
+    await sendGood(10);
+    for (const [name, bytes] of cases) {
+      const before = { ...c.stats };
+      const conn = await Deno.connectTls({
+        hostname: "localhost",
+        port: c.port,
+        caCerts: [certs.ca],
+        ...certs.client2,
+      });
+      try {
+        await conn.handshake();
+        await writeAll(conn, bytes);
+        await closedByPeer(conn, name);
+      } finally {
+        close(conn);
+      }
+      await waitFor(() => c.stats.sessionsClosed === before.sessionsClosed + 1, `${name}: closed`);
+      assertEquals(c.stats.errors, before.errors + 1, `${name}: errors`);
+      await waitFor(() => c.stats.activeSessions === 1, `${name}: session gone`);
+      await sendGood(10);
+    }
+    assertEquals(good.stats.reconnects, 0);
+    assertEquals(c.stats.tlsErrors, 0);
+    assertEquals(c.stats.sessionsOpened, 1 + cases.length);
+    assertEquals(c.records(), Array.from({ length: sent }, (_, i) => antreaRecord(4, i, "good")));
+  } finally {
+    await good.close();
     await c.close();
   }
 });
@@ -1423,11 +1478,13 @@ Deno.test("exporter: TLS reconnects after a collector restart too", async () => 
 
 Deno.test("exporter: a bounded buffer drops the oldest records while the collector is down", async () => {
   const port = freeTcpPort();
+  const warnings: [string, Record<string, unknown> | undefined][] = [];
   const ex = exporter({
     address: `127.0.0.1:${port}:tcp`,
     observationDomainId: 6,
     templates: [COUNTERS],
     bufferLimit: 10,
+    logger: { ...silentLogger, warn: (msg, fields) => warnings.push([msg, fields]) },
   });
   let c: Collector | undefined;
   try {
@@ -1435,6 +1492,13 @@ Deno.test("exporter: a bounded buffer drops the oldest records while the collect
     for (const [, r] of counters(15)) ex.send(256, r);
     assertEquals(ex.stats.recordsDropped, 5);
     assertEquals(ex.stats.queued, 10);
+    // Reported, not only counted: one warning (at most one per 10 s) with the count so far.
+    const drops = warnings.filter(([msg]) => msg.startsWith("Buffer full"));
+    assertEquals(drops, [["Buffer full, dropping oldest records", {
+      collector: `127.0.0.1:${port}:tcp`,
+      dropped: 1,
+      limit: 10,
+    }]]);
     c = await Collector.start(`127.0.0.1:${port}:tcp`);
     await c.waitRecords(10);
     assertEquals(c.records(), counters(10, 5).map(([, r]) => r), "the newest 10");

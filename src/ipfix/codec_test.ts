@@ -544,6 +544,35 @@ Deno.test("reduced-size encoding of every integer size", () => {
   }
 });
 
+Deno.test("reduced-size encoding of 16- and 32-bit integers in every shorter length", () => {
+  for (
+    const [name, full, signed] of [
+      ["sourceTransportPort", 2, false], // unsigned16
+      ["testSigned16", 2, true], // signed16
+      ["ingressInterface", 4, false], // unsigned32
+      ["ingressNetworkPolicyRulePriority", 4, true], // signed32 (Antrea)
+    ] as const
+  ) {
+    for (let len = 1; len < full; len++) {
+      const t = compileTemplate({
+        id: 256,
+        scopeFieldCount: 0,
+        fields: [{ element: el(name), length: len }],
+      });
+      const bits = 8 * len;
+      const values = signed ? [-(2 ** (bits - 1)), -1, 2 ** (bits - 1) - 1] : [0, 2 ** bits - 1];
+      const records = values.map((v) => ({ [name]: v }));
+      const bytes = encodeOne([t.template], records.map((r) => [t, r]));
+      const d = decode(bytes);
+      assertEquals(d.dataSets[0]!.records, records, `${name} in ${len} octets`);
+      assertEquals(reencode(d), bytes);
+      // One past the range does not fit.
+      const over = signed ? 2 ** (bits - 1) : 2 ** bits;
+      assertThrows(() => encoder().addRecord(t, { [name]: over }), TypeError, name);
+    }
+  }
+});
+
 Deno.test("options template set: set ID 3, scope field count, data set decoded", () => {
   const cache = new TemplateCache();
   const bytes = ipfix(`

@@ -17,6 +17,11 @@ export interface ReconnectorOptions {
   /** Longest wait between connects; 30 s by default. */
   maxBackoffMs?: number;
   clock: Clock;
+  /**
+   * Waits `ms` between connects: a timer by default (which {@link Reconnector.wake} ends early).
+   * Tests pass their own to run the backoff without waiting.
+   */
+  sleep?: (ms: number) => Promise<void>;
   /** Whether the owner is closed: the loop ends. */
   isClosed(): boolean;
   /** Opens the connection; throws when it cannot. */
@@ -91,6 +96,7 @@ export class Reconnector {
   }
 
   #sleep(ms: number): Promise<void> {
+    if (this.#o.sleep) return this.#o.sleep(ms);
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#wake = null;

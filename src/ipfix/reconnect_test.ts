@@ -32,6 +32,30 @@ Deno.test("Reconnector: backoff doubles up to its cap, resets after a stable con
   assertEquals(attempt, 7);
 });
 
+Deno.test("Reconnector: by default the first wait is 1 s and waits double up to 30 s", async () => {
+  let attempt = 0;
+  const slept: number[] = [];
+  const failures: number[] = [];
+  const r = new Reconnector({
+    clock: () => 0,
+    sleep: (ms) => {
+      slept.push(ms);
+      return Promise.resolve();
+    },
+    isClosed: () => attempt >= 9,
+    connect: () => {
+      attempt++;
+      return Promise.reject(new Error("refused"));
+    },
+    disconnect: () => {},
+    onConnected: () => {},
+    onFailure: (_e, ms) => failures.push(ms),
+  });
+  await r.run();
+  assertEquals(failures, [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000]);
+  assertEquals(slept, failures.slice(0, -1), "no wait once closed");
+});
+
 Deno.test("Reconnector: closed while connecting drops the new connection; wake ends a wait", async () => {
   let closed = false;
   let dropped = 0;
