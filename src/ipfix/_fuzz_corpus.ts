@@ -61,6 +61,8 @@ export const ALL_TYPES_FIELDS: readonly (readonly [string, number])[] = [
   ["sourceTransportPort", 2], // unsigned16
   ["ingressInterface", 4], // unsigned32
   ["octetDeltaCount", 8], // unsigned64
+  ["ipv6ExtensionHeadersFull", 32], // unsigned256 (RFC 9740)
+  ["tcpOptionsFull", 9], // unsigned256, reduced-size
   ["testSigned8", 1], // signed8 (PEN 32473)
   ["testSigned16", 2], // signed16 (PEN 32473)
   ["ingressNetworkPolicyRulePriority", 4], // signed32 (Antrea, PEN 56506)
@@ -107,6 +109,8 @@ export function allTypesRecords(): DataRecord[] {
       sourceTransportPort: 443,
       ingressInterface: 4294967295,
       octetDeltaCount: 18446744073709551615n,
+      ipv6ExtensionHeadersFull: 2n ** 256n - 1n,
+      tcpOptionsFull: 2n ** 72n - 1n,
       testSigned8: -128,
       testSigned16: -32768,
       ingressNetworkPolicyRulePriority: -2147483648,
@@ -136,6 +140,8 @@ export function allTypesRecords(): DataRecord[] {
       sourceTransportPort: 65535,
       ingressInterface: 0,
       octetDeltaCount: 9007199254740991,
+      ipv6ExtensionHeadersFull: 0,
+      tcpOptionsFull: 9007199254740991,
       testSigned8: 127,
       testSigned16: 32767,
       ingressNetworkPolicyRulePriority: 2147483647,

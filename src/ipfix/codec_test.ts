@@ -161,6 +161,7 @@ Deno.test("all-types template: the element table covers every abstract data type
       "dateTimeNanoseconds",
       "ipv4Address",
       "ipv6Address",
+      "unsigned256",
     ]
   ) {
     assert(types.has(type as never), `no ${type} field`);
@@ -346,7 +347,7 @@ Deno.test("testdata/all_types.hex decodes to literal values and re-encodes to it
   const d = decode(bytes);
   assertEquals(decodeHeader(bytes), {
     version: 10,
-    length: 568,
+    length: 617,
     exportTime: 1700000000,
     sequenceNumber: 0,
     observationDomainId: 1,
@@ -357,6 +358,8 @@ Deno.test("testdata/all_types.hex decodes to literal values and re-encodes to it
     sourceTransportPort: 53,
     ingressInterface: 3000000000,
     octetDeltaCount: 18446744073709551615n,
+    ipv6ExtensionHeadersFull: 2n ** 255n + 1n,
+    tcpOptionsFull: 1025,
     testSigned8: -1,
     testSigned16: -300,
     ingressNetworkPolicyRulePriority: -5,
@@ -571,6 +574,34 @@ Deno.test("reduced-size encoding of 16- and 32-bit integers in every shorter len
       assertThrows(() => encoder().addRecord(t, { [name]: over }), TypeError, name);
     }
   }
+});
+
+Deno.test("unsigned256 (RFC 9740): up to 2^256-1, numbers while they fit, 33 octets are octets", () => {
+  const e = el("ipv6ExtensionHeadersFull");
+  assertEquals(e, {
+    name: "ipv6ExtensionHeadersFull",
+    id: 515,
+    enterpriseId: 0,
+    type: "unsigned256",
+  });
+  const t = compileTemplate({ id: 256, scopeFieldCount: 0, fields: [{ element: e, length: 32 }] });
+  const records = [{ ipv6ExtensionHeadersFull: 2n ** 256n - 1n }, {
+    ipv6ExtensionHeadersFull: 2n ** 53n,
+  }, { ipv6ExtensionHeadersFull: 2 ** 53 - 1 }];
+  const d = decode(encodeOne([t.template], records.map((r) => [t, r])));
+  assertEquals(d.dataSets[0]!.records, records);
+  for (const bad of [2n ** 256n, -1n, -1, 0.5, "1"]) {
+    assertThrows(
+      () => encoder().addRecord(t, { ipv6ExtensionHeadersFull: bad }),
+      TypeError,
+      "ipv6ExtensionHeadersFull",
+    );
+  }
+  const wide = decode(ipfix(`
+    0002 000c  0100 0001  0203 0021
+    0100 0025  ${"ab".repeat(33)}
+  `));
+  assertEquals(wide.dataSets[0]!.records, [{ ipv6ExtensionHeadersFull: hex("ab".repeat(33)) }]);
 });
 
 Deno.test("options template set: set ID 3, scope field count, data set decoded", () => {
@@ -1123,6 +1154,8 @@ Deno.test("missing fields encode as zero or empty", () => {
     sourceTransportPort: 0,
     ingressInterface: 0,
     octetDeltaCount: 0,
+    ipv6ExtensionHeadersFull: 0,
+    tcpOptionsFull: 0,
     testSigned8: 0,
     testSigned16: 0,
     ingressNetworkPolicyRulePriority: 0,

@@ -179,6 +179,8 @@ function decodeExpr(type: DataType, len: number, o: string): string {
     case "unsigned64":
     case "dateTimeMilliseconds":
       return len === 8 ? `H.readU64(dv, ${o})` : `H.readUnsigned(u8, ${o}, ${len})`;
+    case "unsigned256":
+      return `H.readUnsigned(u8, ${o}, ${len})`;
     case "signed8":
       return `dv.getInt8(${o})`;
     case "signed16":
@@ -233,6 +235,8 @@ function encodeStmt(type: DataType, len: number, n: string, v: string, o: string
       return len === 8
         ? `if (typeof ${v} === "number" && ${v} >= 0 && ${v} <= 9007199254740991 && Math.floor(${v}) === ${v}) { L = Math.floor(${v} / 4294967296); dv.setUint32(${o}, L); dv.setUint32(${o} + 4, ${v} - L * 4294967296); } else H.uint(${n}, ${v}, u8, ${o}, 8);`
         : `H.uint(${n}, ${v}, u8, ${o}, ${len});`;
+    case "unsigned256":
+      return `H.uint(${n}, ${v}, u8, ${o}, ${len});`;
     case "signed8":
     case "signed16":
     case "signed32":

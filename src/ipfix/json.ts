@@ -84,6 +84,7 @@ export function fromJsonValue(name: string, type: DataType, v: JsonValue): Value
     case "unsigned16":
     case "unsigned32":
     case "unsigned64":
+    case "unsigned256":
     case "signed8":
     case "signed16":
     case "signed32":

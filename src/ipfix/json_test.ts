@@ -23,6 +23,7 @@ const INTEGER_TYPES: DataType[] = [
   "unsigned16",
   "unsigned32",
   "unsigned64",
+  "unsigned256",
   "signed8",
   "signed16",
   "signed32",

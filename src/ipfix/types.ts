@@ -11,6 +11,7 @@ export type DataType =
   | "unsigned16"
   | "unsigned32"
   | "unsigned64"
+  | "unsigned256"
   | "signed8"
   | "signed16"
   | "signed32"
@@ -110,6 +111,7 @@ export const DEFAULT_LENGTH: Readonly<Record<DataType, number>> = {
   unsigned16: 2,
   unsigned32: 4,
   unsigned64: 8,
+  unsigned256: 32,
   signed8: 1,
   signed16: 2,
   signed32: 4,
@@ -152,6 +154,7 @@ export function isValidLength(type: DataType, length: number): boolean {
     case "unsigned16":
     case "unsigned32":
     case "unsigned64":
+    case "unsigned256":
     case "signed16":
     case "signed32":
     case "signed64":

@@ -17,8 +17,16 @@ const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padSt
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
-/** Reads an unsigned integer of 1–8 octets (reduced-size encoding, RFC 7011 §6.2). */
+/**
+ * Reads an unsigned integer of 1–32 octets (reduced-size encoding, RFC 7011 §6.2; 32 octets are
+ * unsigned256, RFC 9740): a number up to 2^53−1, a bigint above.
+ */
 export function readUnsigned(u8: Uint8Array, o: number, len: number): number | bigint {
+  if (len > 8) {
+    let b = 0n;
+    for (let i = 0; i < len; i++) b = (b << 8n) | BigInt(u8[o + i]!);
+    return b <= 9007199254740991n ? Number(b) : b;
+  }
   if (len <= 6) {
     let v = 0;
     for (let i = 0; i < len; i++) v = v * 256 + u8[o + i]!;
