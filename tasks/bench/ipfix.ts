@@ -40,7 +40,7 @@ Measures, on one core each (taskset -c 0; senders on core 1):
          0.1 % loss (to within 5 %), from a paced sender of the same 1452-octet datagrams,
          next to nfcapd
 
-  --quick    about one minute instead of about five (fewer, shorter rounds and trials)
+  --quick    about one minute instead of about seven (fewer, shorter rounds and trials)
   --only     which parts to run (default codec,tcp,udp)
   --udp      UDP receivers, comma separated (default collector,collector-nf,nfcapd):
                collector      CollectingProcess as it is (its UDP path), every element decoded
