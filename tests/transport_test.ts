@@ -483,46 +483,18 @@ Deno.test("mutual tls: malformed input closes only its own session, counted; oth
     templates: [antreaFlowTemplate(4)],
     tls: { caCerts: [certs.ca], ...certs.client },
   });
-  const garbage = crypto.getRandomValues(new Uint8Array(300));
-  garbage[0] = 0xde;
-  const cases: [string, Uint8Array][] = [
-    ["garbage", garbage],
-    ["IPFIX then garbage", new Uint8Array([...message({ templates: [COUNTERS] }), 1, 2, 3, 4])],
-    ["message length below 16", new Uint8Array([0, 10, 0, 8, ...GOOD_HEADER.slice(4)])],
-  ];
-  let sent = 0;
-  const sendGood = async (k: number) => {
-    for (let i = 0; i < k; i++) good.send(256, antreaRecord(4, sent + i, "good"));
-    sent += k;
-    await c.waitRecords(sent);
-  };
   try {
-    good.start();
-    await sendGood(10);
-    for (const [name, bytes] of cases) {
-      const before = { ...c.stats };
+    await malformedStreams(c, good, STREAM_CASES.slice(0, 3), async () => {
       const conn = await Deno.connectTls({
         hostname: "localhost",
         port: c.port,
         caCerts: [certs.ca],
         ...certs.client2,
       });
-      try {
-        await conn.handshake();
-        await writeAll(conn, bytes);
-        await closedByPeer(conn, name);
-      } finally {
-        close(conn);
-      }
-      await waitFor(() => c.stats.sessionsClosed === before.sessionsClosed + 1, `${name}: closed`);
-      assertEquals(c.stats.errors, before.errors + 1, `${name}: errors`);
-      await waitFor(() => c.stats.activeSessions === 1, `${name}: session gone`);
-      await sendGood(10);
-    }
-    assertEquals(good.stats.reconnects, 0);
+      await conn.handshake();
+      return conn;
+    });
     assertEquals(c.stats.tlsErrors, 0);
-    assertEquals(c.stats.sessionsOpened, 1 + cases.length);
-    assertEquals(c.records(), Array.from({ length: sent }, (_, i) => antreaRecord(4, i, "good")));
   } finally {
     await good.close();
     await c.close();
@@ -786,6 +758,70 @@ Deno.test("udp: 3 concurrent exporters in the same domain keep their own templat
 
 const GOOD_HEADER = [0, 10, 0, 16, 0x65, 0x53, 0xf1, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
+/** Malformed streams: each case is written on its own connection, which the collector closes. */
+const STREAM_CASES: [string, Uint8Array][] = [
+  ["garbage", Uint8Array.from({ length: 300 }, (_, i) => i === 0 ? 0xde : (i * 7919) & 0xff)],
+  ["IPFIX then garbage", new Uint8Array([...message({ templates: [COUNTERS] }), 1, 2, 3, 4])],
+  ["message length below 16", new Uint8Array([0, 10, 0, 8, ...GOOD_HEADER.slice(4)])],
+  ["NetFlow v9 header", new Uint8Array([0, 9, 0, 20, ...GOOD_HEADER.slice(4), 0, 0, 0, 0])],
+  [
+    "set length overrunning the message",
+    new Uint8Array([0, 10, 0, 28, ...GOOD_HEADER.slice(4), 0, 2, 0, 100, 1, 0, 0, 1, 0, 1, 0, 8]),
+  ],
+  [
+    "set length below 4",
+    new Uint8Array([0, 10, 0, 24, ...GOOD_HEADER.slice(4), 1, 0, 0, 2, 0, 0, 0, 0]),
+  ],
+  [
+    "message length above maxMessageSize",
+    new Uint8Array([0, 10, 0x9c, 0x40, ...GOOD_HEADER.slice(4), ...new Uint8Array(100)]),
+  ],
+  [
+    "template with an invalid ID",
+    new Uint8Array([0, 10, 0, 28, ...GOOD_HEADER.slice(4), 0, 2, 0, 12, 0, 5, 0, 1, 0, 1, 0, 8]),
+  ],
+];
+
+/**
+ * Writes each malformed case on a connection of its own while `good` keeps exporting: each such
+ * session is closed and counted, and every good record arrives, in order.
+ */
+async function malformedStreams(
+  c: Collector,
+  good: ExportingProcess,
+  cases: [string, Uint8Array][],
+  connect: () => Promise<Deno.Conn>,
+): Promise<void> {
+  let sent = 0;
+  const sendGood = async (k: number) => {
+    for (let i = 0; i < k; i++) good.send(256, antreaRecord(4, sent + i, "good"));
+    sent += k;
+    await c.waitRecords(sent);
+  };
+  good.start();
+  await sendGood(20);
+  for (const [name, bytes] of cases) {
+    const before = { ...c.stats };
+    const conn = await connect();
+    try {
+      await writeAll(conn, bytes);
+      await closedByPeer(conn, name);
+    } finally {
+      close(conn);
+    }
+    await waitFor(() => c.stats.sessionsClosed === before.sessionsClosed + 1, `${name}: closed`);
+    assertEquals(c.stats.errors, before.errors + 1, `${name}: errors`);
+    assertEquals(c.stats.datagramsDropped, 0);
+    await waitFor(() => c.stats.activeSessions === 1, `${name}: session gone`);
+    await sendGood(20);
+  }
+  assertEquals(good.stats.reconnects, 0);
+  assertEquals(good.stats.connected, true);
+  assertEquals(c.stats.sessionsOpened, 1 + cases.length);
+  assertEquals(c.stats.records, sent);
+  assertEquals(c.records(), Array.from({ length: sent }, (_, i) => antreaRecord(4, i, "good")));
+}
+
 Deno.test("tcp: malformed streams close only their own session, counted; others keep being served", async () => {
   const c = await Collector.start("127.0.0.1:0:tcp", { maxMessageSize: 32768 });
   const good = exporter({
@@ -793,59 +829,13 @@ Deno.test("tcp: malformed streams close only their own session, counted; others 
     observationDomainId: 1,
     templates: [antreaFlowTemplate(4)],
   });
-  const garbage = crypto.getRandomValues(new Uint8Array(300));
-  garbage[0] = 0xde;
-  const cases: [string, Uint8Array][] = [
-    ["garbage", garbage],
-    ["NetFlow v9 header", new Uint8Array([0, 9, 0, 20, ...GOOD_HEADER.slice(4), 0, 0, 0, 0])],
-    ["IPFIX then garbage", new Uint8Array([...message({ templates: [COUNTERS] }), 1, 2, 3, 4])],
-    [
-      "set length overrunning the message",
-      new Uint8Array([0, 10, 0, 28, ...GOOD_HEADER.slice(4), 0, 2, 0, 100, 1, 0, 0, 1, 0, 1, 0, 8]),
-    ],
-    [
-      "set length below 4",
-      new Uint8Array([0, 10, 0, 24, ...GOOD_HEADER.slice(4), 1, 0, 0, 2, 0, 0, 0, 0]),
-    ],
-    ["message length below 16", new Uint8Array([0, 10, 0, 8, ...GOOD_HEADER.slice(4)])],
-    [
-      "message length above maxMessageSize",
-      new Uint8Array([0, 10, 0x9c, 0x40, ...GOOD_HEADER.slice(4), ...new Uint8Array(100)]),
-    ],
-    [
-      "template with an invalid ID",
-      new Uint8Array([0, 10, 0, 28, ...GOOD_HEADER.slice(4), 0, 2, 0, 12, 0, 5, 0, 1, 0, 1, 0, 8]),
-    ],
-  ];
-  let sent = 0;
-  const sendGood = async (k: number) => {
-    for (let i = 0; i < k; i++) good.send(256, antreaRecord(4, sent + i, "good"));
-    sent += k;
-    await c.waitRecords(sent);
-  };
   try {
-    good.start();
-    await sendGood(20);
-    for (const [name, bytes] of cases) {
-      const before = { ...c.stats };
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: c.port });
-      try {
-        await writeAll(conn, bytes);
-        await closedByPeer(conn, name);
-      } finally {
-        close(conn);
-      }
-      await waitFor(() => c.stats.sessionsClosed === before.sessionsClosed + 1, `${name}: closed`);
-      assertEquals(c.stats.errors, before.errors + 1, `${name}: errors`);
-      assertEquals(c.stats.datagramsDropped, 0);
-      await waitFor(() => c.stats.activeSessions === 1, `${name}: session gone`);
-      await sendGood(20);
-    }
-    assertEquals(good.stats.reconnects, 0);
-    assertEquals(good.stats.connected, true);
-    assertEquals(c.stats.sessionsOpened, 1 + cases.length);
-    assertEquals(c.stats.records, sent);
-    assertEquals(c.records(), Array.from({ length: sent }, (_, i) => antreaRecord(4, i, "good")));
+    await malformedStreams(
+      c,
+      good,
+      STREAM_CASES,
+      () => Deno.connect({ hostname: "127.0.0.1", port: c.port }),
+    );
   } finally {
     await good.close();
     await c.close();
