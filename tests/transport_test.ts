@@ -474,7 +474,8 @@ Deno.test("mutual tls (node:tls): exporters with client certificates of the CA r
   }
 });
 
-Deno.test("mutual tls: malformed input closes only its own session, counted; other exporters keep being served", async () => {
+/** A mutual-TLS collector and an exporter (not started) with a client certificate of its CA. */
+async function mutualTlsCollector() {
   const certs = await testCerts();
   const c = await Collector.start("127.0.0.1:0:tls", { tls: { ...certs.server, ca: certs.ca } });
   const good = exporter({
@@ -483,6 +484,11 @@ Deno.test("mutual tls: malformed input closes only its own session, counted; oth
     templates: [antreaFlowTemplate(4)],
     tls: { caCerts: [certs.ca], ...certs.client },
   });
+  return { certs, c, good };
+}
+
+Deno.test("mutual tls: malformed input closes only its own session, counted; other exporters keep being served", async () => {
+  const { certs, c, good } = await mutualTlsCollector();
   try {
     await malformedStreams(c, good, STREAM_CASES.slice(0, 3), async () => {
       const conn = await Deno.connectTls({
@@ -502,14 +508,7 @@ Deno.test("mutual tls: malformed input closes only its own session, counted; oth
 });
 
 Deno.test("mutual tls: exporters without a certificate or with another CA's are refused", async () => {
-  const certs = await testCerts();
-  const c = await Collector.start("127.0.0.1:0:tls", { tls: { ...certs.server, ca: certs.ca } });
-  const good = exporter({
-    address: `localhost:${c.port}:tls`,
-    observationDomainId: 1,
-    templates: [antreaFlowTemplate(4)],
-    tls: { caCerts: [certs.ca], ...certs.client },
-  });
+  const { certs, c, good } = await mutualTlsCollector();
   const refused: ExportingProcess[] = [];
   try {
     good.start();
