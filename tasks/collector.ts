@@ -158,6 +158,7 @@ onSignal(async () => {
     lost: s.lost,
     unknownSets: s.unknownSets,
     sessions: s.sessionsOpened,
+    templatesRefused: s.templatesRefused,
     ...(protocol === "udp"
       ? {
         kernelDrops: s.udpBufferDrops,

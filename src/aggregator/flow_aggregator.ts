@@ -248,6 +248,16 @@ export class FlowAggregator implements AggregatorView {
         c.udpBufferDrops,
       ),
       counter(
+        "ipfix_templates_refused_total",
+        "Templates not kept because the template cache (or the exporter's share of it) was full.",
+        c.templatesRefused,
+      ),
+      counter(
+        "udp_sessions_expired_total",
+        "UDP exporters forgotten after a silence (with their templates and sequence state).",
+        c.sessionsExpired,
+      ),
+      counter(
         "udp_sources_refused_total",
         "UDP datagrams dropped because they came from a new exporter while too many were known.",
         c.udpSourcesRefused,

@@ -1316,6 +1316,37 @@ Deno.test("TemplateCache: a field budget bounds it; refused templates count and 
   assertStrictEquals(small.size, 1);
 });
 
+Deno.test("TemplateCache: one session's share; a full cache sweeps for expired templates at most once a second", () => {
+  let now = 0;
+  const t = (id: number) => ({ ...T256, id });
+  const shared = new TemplateCache({ clock: () => now, maxFields: 100, maxSessionFields: 2 });
+  assert(shared.set("a", 1, t(256)));
+  assert(shared.set("a", 1, t(257)));
+  assertStrictEquals(shared.set("a", 1, t(258)), undefined, "a has used its share");
+  const other = templateOf(256, ["destinationIPv4Address"]);
+  assert(shared.set("a", 1, other), "a replacement counts the fields it replaces");
+  assertStrictEquals(shared.set("a", 2, t(256)), undefined);
+  assert(shared.set("b", 1, t(258)), "another session has its own share");
+  assertStrictEquals(shared.refused, 2);
+
+  const cache = new TemplateCache({ clock: () => now, maxFields: 2 });
+  cache.set("a", 1, t(256), 1000);
+  cache.set("b", 1, t(256));
+  now = 999;
+  assertStrictEquals(cache.set("c", 1, t(256)), undefined, "nothing has expired yet");
+  now = 1000;
+  assert(cache.set("c", 1, t(256)), "a's template expired and made room");
+  assertStrictEquals(cache.size, 2);
+  assert(cache.withdraw("c", 1, 256));
+  assert(cache.set("d", 1, t(256), 10));
+  now = 1020;
+  assertStrictEquals(cache.set("e", 1, t(256)), undefined, "the last sweep was 20 ms ago");
+  now = 2000;
+  assert(cache.set("e", 1, t(256)), "a second later, d's expired template makes room");
+  assertStrictEquals(cache.refused, 2);
+  assertStrictEquals(cache.fields, 2);
+});
+
 Deno.test("TemplateCache: the decoder learns UDP templates with their lifetime", () => {
   let now = FIXED_MS;
   const cache = new TemplateCache({ clock: () => now });

@@ -97,6 +97,9 @@ export interface CollectorStats {
  */
 export const UDP_SESSION_IDLE_MS = UDP_TEMPLATE_LIFETIME_MS;
 
+/** With every UDP session taken, sessions silent this long make room for new sources. */
+export const UDP_SESSION_FULL_IDLE_MS = 5 * 60_000;
+
 /**
  * UDP sources a collector keeps sessions for at once. Datagrams from further sources are dropped
  * and counted (`udpSourcesRefused`) until idle ones expire: a flood of spoofed source addresses
@@ -189,6 +192,7 @@ export class CollectingProcess {
   readonly #udpKeys = new Map<string, string>();
   #udpSessions = 0;
   #refusedLoggedAt = -Infinity;
+  #fullSweepAt = -Infinity;
   #templatesRefusedLoggedAt = -Infinity;
   #listener: Deno.Listener | null = null;
   #udp: UdpReceiver | null = null;
@@ -485,7 +489,13 @@ export class CollectingProcess {
         for (const { data, address } of batch) {
           let key = this.#udpKeys.get(address);
           if (key === undefined) {
-            if (this.#udpSessions >= (this.#opts.maxUdpSessions ?? MAX_UDP_SESSIONS)) {
+            // A new source gets a session for an IPFIX message only: anything else is dropped
+            // without taking one of the sessions' places.
+            if (!looksLikeMessage(data)) {
+              this.#malformedSource(address, data);
+              continue;
+            }
+            if (!this.#roomForUdpSession(now)) {
               this.#refuseSource(address, now);
               continue;
             }
@@ -500,6 +510,32 @@ export class CollectingProcess {
     } catch (e) {
       if (!this.#closed) this.#log.error("UDP receive failed", { error: e });
     }
+  }
+
+  /**
+   * Whether a new UDP session fits. When the table is full, sessions idle for
+   * {@link UDP_SESSION_FULL_IDLE_MS} go first (looked for at most every 10 s).
+   */
+  #roomForUdpSession(now: number): boolean {
+    const max = this.#opts.maxUdpSessions ?? MAX_UDP_SESSIONS;
+    if (this.#udpSessions < max) return true;
+    if (now - this.#fullSweepAt < 10_000) return false;
+    this.#fullSweepAt = now;
+    for (const [key, s] of this.sessions) {
+      if (s.protocol !== "udp" || now - s.lastMessageAt < UDP_SESSION_FULL_IDLE_MS) continue;
+      this.#closeSession(key);
+      this.stats.sessionsExpired++;
+    }
+    return this.#udpSessions < max;
+  }
+
+  #malformedSource(address: string, data: Uint8Array): void {
+    this.stats.errors++;
+    this.stats.datagramsDropped++;
+    this.#log.warn("Malformed datagram dropped", {
+      exporter: address,
+      reason: `not an IPFIX message (${data.length} octets)`,
+    });
   }
 
   #refuseSource(address: string, now: number): void {
@@ -605,6 +641,14 @@ export class CollectingProcess {
     seq.expected = next;
     seq.resync = resync;
   }
+}
+
+/**
+ * Whether a datagram starts with an IPFIX message header whose length is the datagram's: what a new
+ * source must send to get a session.
+ */
+function looksLikeMessage(d: Uint8Array): boolean {
+  return d.length >= 16 && d[0] === 0 && d[1] === 10 && ((d[2]! << 8) | d[3]!) === d.length;
 }
 
 /** Splits a byte stream into messages by their length field. */

@@ -19,7 +19,7 @@ export interface ReconnectorOptions {
   clock: Clock;
   /**
    * Waits `ms` between connects: a timer by default (which {@link Reconnector.wake} ends early).
-   * Tests pass their own to run the backoff without waiting.
+   * Tests pass their own to run the backoff without waiting; `wake` does not end such a wait.
    */
   sleep?: (ms: number) => Promise<void>;
   /** Whether the owner is closed: the loop ends. */

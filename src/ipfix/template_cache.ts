@@ -15,15 +15,29 @@ export type SessionKey = string | number;
 export const UDP_TEMPLATE_LIFETIME_MS = 1800_000;
 
 /**
- * Field specifiers a cache holds at most, over every template of every session: about 20 000
- * Antrea templates (51 fields). One message can define templates of 16 000 fields each, so a count
- * of templates alone would not bound the memory an exporter can make a collector spend.
+ * Field specifiers a cache holds at most, over every template of every session: about 27 000
+ * Antrea flow templates (37 fields). One message can define templates of 16 000 fields each, so a
+ * count of templates alone would not bound the memory an exporter can make a collector spend.
  */
 export const MAX_CACHED_FIELDS = 1_000_000;
+
+/**
+ * Field specifiers one session (one exporter) holds at most: its share, so that one exporter
+ * cannot fill the cache and starve the others (1700 Antrea flow templates).
+ */
+export const MAX_SESSION_FIELDS = 65_536;
+
+/** A full cache looks for expired templates to make room at most this often. */
+const FULL_SWEEP_INTERVAL_MS = 1000;
 
 interface Entry {
   compiled: CompiledTemplate;
   expiresAt: number;
+}
+
+interface Session {
+  readonly templates: Map<number, Entry>;
+  fields: number;
 }
 
 /** Options of a {@link TemplateCache}. */
@@ -38,6 +52,8 @@ export interface TemplateCacheOptions {
   elements?: readonly string[] | ReadonlySet<string>;
   /** Field specifiers held at most ({@link MAX_CACHED_FIELDS}); further templates are refused. */
   maxFields?: number;
+  /** Field specifiers one session holds at most ({@link MAX_SESSION_FIELDS}). */
+  maxSessionFields?: number;
 }
 
 /**
@@ -51,17 +67,25 @@ export interface TemplateCacheOptions {
  * ```
  */
 export class TemplateCache {
-  readonly #sessions = new Map<SessionKey, Map<number, Entry>>();
+  readonly #sessions = new Map<SessionKey, Session>();
   readonly #clock: Clock;
   readonly #keep: ElementSelection | undefined;
   readonly #maxFields: number;
+  readonly #maxSessionFields: number;
   #fields = 0;
-  /** Templates refused because the cache held {@link MAX_CACHED_FIELDS} field specifiers. */
+  /** The earliest expiry of a template held (an expired one may still be held until a sweep). */
+  #nextExpiry = Infinity;
+  #lastFullSweep = -Infinity;
+  /**
+   * Templates refused because the cache ({@link MAX_CACHED_FIELDS}) or their session
+   * ({@link MAX_SESSION_FIELDS}) had no room for their field specifiers.
+   */
   refused = 0;
 
   constructor(options: TemplateCacheOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#maxFields = options.maxFields ?? MAX_CACHED_FIELDS;
+    this.#maxSessionFields = options.maxSessionFields ?? MAX_SESSION_FIELDS;
     if (typeof options.elements === "string") {
       throw new TypeError("elements: expected a list of element names, not a string");
     }
@@ -70,7 +94,8 @@ export class TemplateCache {
 
   /**
    * Adds or replaces a template; `lifetimeMs` is Infinity for TCP/TLS sessions. Returns undefined
-   * (and counts it in `refused`) when the cache is full: expired templates are dropped first.
+   * (and counts it in `refused`) when the cache or the session has no room for its fields; a full
+   * cache first drops expired templates (at most once a second).
    */
   set(
     session: SessionKey,
@@ -78,34 +103,46 @@ export class TemplateCache {
     template: Template,
     lifetimeMs = Infinity,
   ): CompiledTemplate | undefined {
-    let s = this.#sessions.get(session);
     const k = domain * 65536 + template.id;
-    // Room left, counting the fields of the template this one replaces.
-    const room = () =>
-      this.#maxFields - this.#fields + (s?.get(k)?.compiled.template.fields.length ?? 0);
-    if (template.fields.length > room()) {
-      this.expire();
-      s = this.#sessions.get(session); // expire() drops sessions it empties
-      if (template.fields.length > room()) {
-        // The template it would replace goes too: its records must not decode by the old one.
-        if (s) this.#remove(s, k);
-        this.refused++;
-        return undefined;
+    const n = template.fields.length;
+    let s = this.#sessions.get(session);
+    // The template this one replaces gives its fields back.
+    const replaced = () => s?.templates.get(k)?.compiled.template.fields.length ?? 0;
+    let fits = (s ? s.fields : 0) - replaced() + n <= this.#maxSessionFields;
+    if (fits && this.#fields - replaced() + n > this.#maxFields) {
+      const now = this.#clock();
+      if (now >= this.#nextExpiry && now - this.#lastFullSweep >= FULL_SWEEP_INTERVAL_MS) {
+        this.#lastFullSweep = now;
+        this.expire();
+        s = this.#sessions.get(session); // expire() drops the sessions it empties
       }
+      fits = this.#fields - replaced() + n <= this.#maxFields;
     }
-    if (!s) this.#sessions.set(session, s = new Map());
+    if (!fits) {
+      // The template it would replace goes too: its records must not decode by the old one.
+      if (s) this.#remove(session, s, k);
+      this.refused++;
+      return undefined;
+    }
+    if (!s) this.#sessions.set(session, s = { templates: new Map(), fields: 0 });
     const compiled = compileTemplate(template, this.#keep);
-    this.#remove(s, k);
-    s.set(k, { compiled, expiresAt: this.#clock() + lifetimeMs });
-    this.#fields += template.fields.length;
+    const delta = n - replaced();
+    const expiresAt = this.#clock() + lifetimeMs;
+    s.templates.set(k, { compiled, expiresAt });
+    s.fields += delta;
+    this.#fields += delta;
+    if (expiresAt < this.#nextExpiry) this.#nextExpiry = expiresAt;
     return compiled;
   }
 
-  #remove(s: Map<number, Entry>, k: number): boolean {
-    const e = s.get(k);
+  #remove(session: SessionKey, s: Session, k: number): boolean {
+    const e = s.templates.get(k);
     if (!e) return false;
-    s.delete(k);
-    this.#fields -= e.compiled.template.fields.length;
+    s.templates.delete(k);
+    const n = e.compiled.template.fields.length;
+    s.fields -= n;
+    this.#fields -= n;
+    if (s.templates.size === 0) this.#sessions.delete(session);
     return true;
   }
 
@@ -114,10 +151,10 @@ export class TemplateCache {
     const s = this.#sessions.get(session);
     if (!s) return undefined;
     const k = domain * 65536 + id;
-    const e = s.get(k);
+    const e = s.templates.get(k);
     if (!e) return undefined;
     if (e.expiresAt !== Infinity && e.expiresAt <= this.#clock()) {
-      this.#remove(s, k);
+      this.#remove(session, s, k);
       return undefined;
     }
     return e.compiled;
@@ -126,7 +163,7 @@ export class TemplateCache {
   /** Withdraws one template; true if it was known. RFC 7011 §8.1 */
   withdraw(session: SessionKey, domain: number, id: number): boolean {
     const s = this.#sessions.get(session);
-    return s ? this.#remove(s, domain * 65536 + id) : false;
+    return s ? this.#remove(session, s, domain * 65536 + id) : false;
   }
 
   /**
@@ -137,10 +174,10 @@ export class TemplateCache {
     const s = this.#sessions.get(session);
     if (!s) return 0;
     let n = 0;
-    for (const [k, e] of s) {
+    for (const [k, e] of s.templates) {
       if (Math.floor(k / 65536) !== domain) continue;
       if ((e.compiled.template.scopeFieldCount > 0) !== options) continue;
-      this.#remove(s, k);
+      this.#remove(session, s, k);
       n++;
     }
     return n;
@@ -150,7 +187,7 @@ export class TemplateCache {
   closeSession(session: SessionKey): void {
     const s = this.#sessions.get(session);
     if (!s) return;
-    for (const e of s.values()) this.#fields -= e.compiled.template.fields.length;
+    this.#fields -= s.fields;
     this.#sessions.delete(session);
   }
 
@@ -158,15 +195,16 @@ export class TemplateCache {
   expire(): number {
     const now = this.#clock();
     let n = 0;
+    let next = Infinity;
     for (const [session, s] of this.#sessions) {
-      for (const [k, e] of s) {
+      for (const [k, e] of s.templates) {
         if (e.expiresAt <= now) {
-          this.#remove(s, k);
+          this.#remove(session, s, k);
           n++;
-        }
+        } else if (e.expiresAt < next) next = e.expiresAt;
       }
-      if (s.size === 0) this.#sessions.delete(session);
     }
+    this.#nextExpiry = next;
     return n;
   }
 
@@ -178,7 +216,7 @@ export class TemplateCache {
   /** Number of templates held, expired ones included until looked up or expired. */
   get size(): number {
     let n = 0;
-    for (const s of this.#sessions.values()) n += s.size;
+    for (const s of this.#sessions.values()) n += s.templates.size;
     return n;
   }
 }
