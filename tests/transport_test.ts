@@ -24,6 +24,7 @@ import {
   UDP_RECEIVE_BUFFER_RANGE,
   udpMessageSize,
 } from "../src/ipfix/mod.ts";
+import { lookup } from "node:dns/promises";
 import { createLogger, type Logger, silentLogger } from "../src/log/mod.ts";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { testCerts } from "./_certs.ts";
@@ -615,6 +616,30 @@ Deno.test("udp: Antrea flow records round-trip in datagrams no larger than udpMe
     assertEquals(sessions.length, 1);
     assert(String(sessions[0]![0]).startsWith("udp:"), String(sessions[0]![0]));
     assertEquals(sessions[0]![1].records, 200);
+  } finally {
+    await ex.close();
+    await c.close();
+  }
+});
+
+Deno.test("udp: an exporter given a host name resolves it and sends from a socket of that family", async () => {
+  const { address, family } = await lookup("localhost");
+  const c = await Collector.start(`${family === 6 ? `[${address}]` : address}:0:udp`);
+  const ex = exporter({
+    address: `localhost:${c.port}:udp`,
+    observationDomainId: 4,
+    templates: [COUNTERS],
+  });
+  try {
+    ex.start();
+    for (const [, r] of counters(3)) ex.send(256, r);
+    await c.waitRecords(3);
+    assertEquals(c.records(), counters(3).map(([, r]) => r));
+    const sessions = sessionsOf(c, "udp");
+    assertEquals(sessions.length, 1);
+    const from = sessions[0]![1].address;
+    assert(from.startsWith(family === 6 ? `[${address}]:` : `${address}:`), from);
+    assertEquals(ex.stats.connectFailures, 0);
   } finally {
     await ex.close();
     await c.close();

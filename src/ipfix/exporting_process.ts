@@ -5,6 +5,7 @@
  * @module
  */
 
+import { lookup } from "node:dns/promises";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { type Endpoint, formatHostPort, parseAddress } from "./address.ts";
 import { type CompiledTemplate, compileTemplate } from "./compile.ts";
@@ -122,6 +123,8 @@ export class ExportingProcess {
   #head = 0;
   #conn: Deno.Conn | null = null;
   #udp: Deno.DatagramConn | null = null;
+  /** The collector's address, resolved once a connect: a name is not looked up for each datagram. */
+  #udpTarget: Deno.NetAddr | null = null;
   #encoder: MessageEncoder | null = null;
   #needTemplates = false;
   #pumping = false;
@@ -279,8 +282,15 @@ export class ExportingProcess {
   async #connect(): Promise<void> {
     const { host, port, protocol } = this.endpoint;
     if (protocol === "udp") {
-      const local = host.includes(":") ? "::" : "0.0.0.0";
-      this.#udp = Deno.listenDatagram({ transport: "udp", hostname: local, port: 0 });
+      // A name is resolved here, once (Deno would look it up again for every datagram), and the
+      // socket takes the family of the address it resolves to.
+      const { address, family } = await lookup(host);
+      this.#udpTarget = { transport: "udp", hostname: address, port };
+      this.#udp = Deno.listenDatagram({
+        transport: "udp",
+        hostname: family === 6 ? "::" : "0.0.0.0",
+        port: 0,
+      });
       this.#refreshTimer = setInterval(() => {
         this.#needTemplates = true;
         void this.#pump();
@@ -363,11 +373,7 @@ export class ExportingProcess {
 
   async #write(bytes: Uint8Array): Promise<void> {
     if (this.#udp) {
-      await this.#udp.send(bytes, {
-        transport: "udp",
-        hostname: this.endpoint.host,
-        port: this.endpoint.port,
-      });
+      await this.#udp.send(bytes, this.#udpTarget!);
       return;
     }
     const conn = this.#conn;
