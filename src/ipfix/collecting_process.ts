@@ -193,6 +193,8 @@ export class CollectingProcess {
   #udpSessions = 0;
   #refusedLoggedAt = -Infinity;
   #fullSweepAt = -Infinity;
+  /** The time of the message being handled (or of the last sweep). */
+  #now = 0;
   #templatesRefusedLoggedAt = -Infinity;
   #listener: Deno.Listener | null = null;
   #udp: UdpReceiver | null = null;
@@ -222,8 +224,10 @@ export class CollectingProcess {
       get: () => this.cache.refused,
       enumerable: true,
     });
+    // The template cache reads the time of the message being decoded, taken once per batch of
+    // datagrams or per stream message: not a clock call for every data set.
     this.cache = new TemplateCache({
-      clock: this.#clock,
+      clock: () => this.#now,
       ...(options.elements ? { elements: options.elements } : {}),
     });
   }
@@ -300,8 +304,8 @@ export class CollectingProcess {
    * how many sessions it forgot. Runs every minute on a UDP collector.
    */
   expire(): number {
+    const now = this.#now = this.#clock();
     this.cache.expire();
-    const now = this.#clock();
     let n = 0;
     for (const [key, s] of this.sessions) {
       if (s.protocol !== "udp" || now - s.lastMessageAt < UDP_SESSION_IDLE_MS) continue;
@@ -571,6 +575,7 @@ export class CollectingProcess {
     protocol: "tls" | "tcp" | "udp",
     now: number,
   ): string | undefined {
+    this.#now = now;
     // A datagram holds exactly one message (RFC 7011 §10.3.3): one that does not is dropped
     // before anything in it (its templates) is taken.
     if (protocol === "udp" && bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 10) {
