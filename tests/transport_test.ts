@@ -1630,23 +1630,33 @@ Deno.test("exporter: a template added after start is sent before the records tha
   }
 });
 
-Deno.test("udp exporter: templates are resent every templateRefreshMs", async () => {
+Deno.test("udp exporter: templates go out again ahead of the first records templateRefreshMs later (injected clock)", async () => {
+  let now = 1_700_000_000_000;
   const c = await Collector.start("127.0.0.1:0:udp");
   const ex = exporter({
     address: `127.0.0.1:${c.port}:udp`,
     observationDomainId: 1,
     templates: [COUNTERS, antreaFlowTemplate(6)],
-    templateRefreshMs: 40,
+    clock: () => now,
   });
+  let sent = 0;
+  /** Sends one record and returns the template IDs of the message it arrived in. */
+  const send = async () => {
+    ex.send(256, { octetDeltaCount: ++sent });
+    await c.waitRecords(sent);
+    const m = c.messages.findLast((r) => r.msg.recordCount > 0)!;
+    return m.msg.templates.map((t) => t.id);
+  };
   try {
     ex.start();
-    ex.send(256, { octetDeltaCount: 1 });
-    await waitFor(() => c.stats.templates >= 8, "four template refreshes", WAIT_MS, () => c.stats);
-    const refreshes = c.messages.filter((r) => r.msg.templates.length > 0);
-    assert(refreshes.length >= 4, `${refreshes.length} messages with templates`);
-    for (const r of refreshes) assertEquals(r.msg.templates.map((t) => t.id), [256, 257]);
-    ex.send(256, { octetDeltaCount: 2 });
-    await c.waitRecords(2);
+    assertEquals(await send(), [256, 257], "the first records follow the templates");
+    now += 599_999;
+    assertEquals(await send(), [], "9:59.999 later: no refresh yet");
+    now += 1;
+    assertEquals(await send(), [256, 257], "10 minutes (the default) after they went out");
+    now += 1000;
+    assertEquals(await send(), []);
+    assertEquals(c.stats.templates, 4);
     assertEquals(c.stats.lost, 0);
   } finally {
     await ex.close();

@@ -33,7 +33,10 @@ export interface ExportingProcessOptions {
   tls?: TlsClientOptions;
   /** Path MTU for UDP (default 1500, at least 512). */
   mtu?: number;
-  /** Template resend interval over UDP; 600 s by default. RFC 7011 §8.4 */
+  /**
+   * Template resend interval over UDP, 600 s by default (RFC 7011 §8.4): the templates go out again
+   * ahead of the first records sent this long after they last did.
+   */
   templateRefreshMs?: number;
   /** Records that may wait while the collector is unreachable; older ones are dropped. */
   bufferLimit?: number;
@@ -119,6 +122,7 @@ export class ExportingProcess {
   readonly #templates = new Map<number, CompiledTemplate>();
   readonly #maxMessageSize: number;
   readonly #bufferLimit: number;
+  readonly #templateRefreshMs: number;
   #queue: Item[] = [];
   #head = 0;
   #conn: Deno.Conn | null = null;
@@ -132,7 +136,8 @@ export class ExportingProcess {
   #closed = false;
   #everConnected = false;
   readonly #reconnector: Reconnector;
-  #refreshTimer: ReturnType<typeof setInterval> | undefined;
+  /** When the templates last went out (UDP refreshes them after `templateRefreshMs`). */
+  #templatesSentAt = -Infinity;
   #idle: (() => void)[] = [];
   #loop: Promise<void> | null = null;
   #lastDropLog = 0;
@@ -163,6 +168,7 @@ export class ExportingProcess {
       ? udpMessageSize(options.mtu)
       : MAX_MESSAGE_SIZE;
     this.#bufferLimit = options.bufferLimit ?? 65536;
+    this.#templateRefreshMs = options.templateRefreshMs ?? 600_000;
     if (!Number.isInteger(this.#bufferLimit) || this.#bufferLimit < 1) {
       throw new RangeError(`Invalid buffer limit ${this.#bufferLimit}`);
     }
@@ -259,7 +265,6 @@ export class ExportingProcess {
     // Also while a batch is being written (queued is 0 then): closing under it would fail it.
     if (this.#started) await this.flush(timeoutMs);
     this.#closed = true;
-    clearInterval(this.#refreshTimer);
     this.stats.recordsUnsent += this.stats.queued;
     if (this.stats.recordsUnsent > 0) {
       this.#log.warn("Closed with unsent records", {
@@ -291,10 +296,6 @@ export class ExportingProcess {
         hostname: family === 6 ? "::" : "0.0.0.0",
         port: 0,
       });
-      this.#refreshTimer = setInterval(() => {
-        this.#needTemplates = true;
-        void this.#pump();
-      }, this.#opts.templateRefreshMs ?? 600_000);
     } else {
       let conn: Deno.Conn | undefined;
       try {
@@ -363,7 +364,6 @@ export class ExportingProcess {
     } catch {
       // Already closed.
     }
-    clearInterval(this.#refreshTimer);
     this.#conn = null;
     this.#udp = null;
     this.#encoder = null;
@@ -388,8 +388,15 @@ export class ExportingProcess {
     try {
       while (this.#encoder && (this.#needTemplates || this.stats.queued > 0)) {
         const enc = this.#encoder;
+        const now = this.#clock();
+        // Over UDP the templates go out again ahead of the first records after the refresh
+        // interval (RFC 7011 §8.4): a collector that restarted or expired them learns them anew.
+        if (this.#udp && now - this.#templatesSentAt >= this.#templateRefreshMs) {
+          this.#needTemplates = true;
+        }
         if (this.#needTemplates) {
           this.#needTemplates = false;
+          this.#templatesSentAt = now;
           for (const t of this.#templates.values()) enc.addTemplate(t.template);
         }
         const n = Math.min(this.stats.queued, BATCH);

@@ -67,8 +67,8 @@ export function observationDomainOf(
  * {@link aggregatedTemplate}, one data record per row ({@link rowToRecord}). The exporting
  * process queues at most `queueLimit` records while the collector is unreachable (dropping the
  * oldest, counted and logged), reconnects with exponential backoff and sends the templates again
- * on every connection; over UDP it resends them every `templateRefreshMs` and sizes messages to
- * the MTU.
+ * on every connection; over UDP it resends them ahead of the first records `templateRefreshMs`
+ * after they last went out, and sizes messages to the MTU.
  *
  * Stats: `written` is records written to the connection (TCP) or sent in a datagram (UDP);
  * `dropped` adds up rows dropped from a full queue, rows that cannot be a record (addresses of
