@@ -149,18 +149,41 @@ function handleLine(line: string): void {
   }
 }
 
+/**
+ * The longest line taken: a record fills at most one 64 KiB message, whose JSON (hex octets, escaped
+ * strings) stays far below. A longer line is reported and skipped without being held in memory.
+ */
+const MAX_LINE = 4 * 1024 * 1024;
+/** Inside a line too long to take: its characters are dropped up to its end. */
+let overlong = false;
+
+function tooLong(): void {
+  lineNo++;
+  skipped++;
+  console.error(`line ${lineNo}: longer than ${MAX_LINE} characters, skipped`);
+}
+
 for await (const chunk of Deno.stdin.readable) {
   pending += decoder.decode(chunk, { stream: true });
   let nl: number;
   while ((nl = pending.indexOf("\n")) >= 0) {
-    handleLine(pending.slice(0, nl));
+    if (overlong) overlong = false;
+    else if (nl > MAX_LINE) tooLong();
+    else handleLine(pending.slice(0, nl));
     pending = pending.slice(nl + 1);
+  }
+  if (pending.length > MAX_LINE) {
+    if (!overlong) tooLong();
+    overlong = true;
+    pending = "";
   }
   // Let the exporters write while stdin is read.
   await new Promise((r) => setTimeout(r, 0));
 }
 pending += decoder.decode();
-if (pending !== "") handleLine(pending);
+if (overlong) pending = "";
+if (pending.length > MAX_LINE) tooLong();
+else if (pending !== "") handleLine(pending);
 
 let sent = 0;
 let dropped = 0;

@@ -480,6 +480,26 @@ Deno.test("cli: replay reports a bad line with its number, skips it, and exits 1
 
 // A record too large for a message (65535 octets over TCP, udpMessageSize(mtu) over UDP) is a bad
 // line like any other: reported with its line number, skipped, and nothing else is lost.
+Deno.test("cli: replay skips a line longer than 4 MiB without holding it, and reports its number", async () => {
+  await using c = await CollectorProcess.start(["--address", "127.0.0.1:0:tcp"]);
+  const good = (i: number) => JSON.stringify({ record: { octetDeltaCount: i } });
+  const huge = `{"record":{"interfaceName":"${"a".repeat(5 * 1024 * 1024)}"}}`;
+  // The second huge line is the last, without a newline.
+  const out = await replay(
+    ["--collector", `127.0.0.1:${c.port}:tcp`],
+    [good(1), huge, good(2), huge].join("\n"),
+  );
+  assertEquals(out.code, 1, out.stderr);
+  const errors = out.stderr.split("\n").filter((l) => l.startsWith("line "));
+  assertEquals(errors, [
+    "line 2: longer than 4194304 characters, skipped",
+    "line 4: longer than 4194304 characters, skipped",
+  ]);
+  assertEquals(summary(out.stderr), { lines: 4, records: 2, sent: 2, skipped: 2, dropped: 0 });
+  await c.waitLines(2);
+  assertEquals(c.records.map((l) => l.record.octetDeltaCount), [1, 2]);
+});
+
 Deno.test("cli: replay reports a record too large for a message with its line number", async () => {
   await using tcp = await CollectorProcess.start(["--address", "127.0.0.1:0:tcp"]);
   await using udp = await CollectorProcess.start(["--address", "127.0.0.1:0:udp"]);
