@@ -478,8 +478,6 @@ Deno.test("cli: replay reports a bad line with its number, skips it, and exits 1
   assertEquals(c.records.map((l) => l.record.octetDeltaCount), [1, 2, 3]);
 });
 
-// A record too large for a message (65535 octets over TCP, udpMessageSize(mtu) over UDP) is a bad
-// line like any other: reported with its line number, skipped, and nothing else is lost.
 Deno.test("cli: replay skips a line longer than 4 MiB without holding it, and reports its number", async () => {
   await using c = await CollectorProcess.start(["--address", "127.0.0.1:0:tcp"]);
   const good = (i: number) => JSON.stringify({ record: { octetDeltaCount: i } });
@@ -500,6 +498,8 @@ Deno.test("cli: replay skips a line longer than 4 MiB without holding it, and re
   assertEquals(c.records.map((l) => l.record.octetDeltaCount), [1, 2]);
 });
 
+// A record too large for a message (65535 octets over TCP, udpMessageSize(mtu) over UDP) is a bad
+// line like any other: reported with its line number, skipped, and nothing else is lost.
 Deno.test("cli: replay reports a record too large for a message with its line number", async () => {
   await using tcp = await CollectorProcess.start(["--address", "127.0.0.1:0:tcp"]);
   await using udp = await CollectorProcess.start(["--address", "127.0.0.1:0:udp"]);

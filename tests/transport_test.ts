@@ -646,6 +646,58 @@ Deno.test("udp: an exporter given a host name resolves it and sends from a socke
   }
 });
 
+Deno.test("udp: the exporter looks the collector's name up again with each template refresh", async () => {
+  let now = 1_700_000_000_000;
+  const first = await Collector.start("127.0.0.1:0:udp");
+  const port = first.port;
+  const second = await Collector.start(`127.0.0.2:${port}:udp`);
+  let address = "127.0.0.1";
+  let lookups = 0;
+  const ex = exporter({
+    address: `collector.example:${port}:udp`,
+    observationDomainId: 4,
+    templates: [COUNTERS],
+    clock: () => now,
+    resolve: (host) => {
+      assertEquals(host, "collector.example");
+      lookups++;
+      return address === "fail"
+        ? Promise.reject(new Error("no such host"))
+        : Promise.resolve({ address, family: 4 });
+    },
+  });
+  try {
+    ex.start();
+    ex.send(256, { octetDeltaCount: 1 });
+    await first.waitRecords(1);
+    // The name moves; the next record before the refresh still goes to the old address.
+    address = "127.0.0.2";
+    now += 599_999;
+    ex.send(256, { octetDeltaCount: 2 });
+    await first.waitRecords(2);
+    assertEquals(lookups, 1);
+    // At the refresh the name is looked up again: templates and records follow it.
+    now += 1;
+    ex.send(256, { octetDeltaCount: 3 });
+    await second.waitRecords(1);
+    assertEquals(lookups, 2);
+    assertEquals(second.records().map((r) => r.octetDeltaCount), [3]);
+    assertEquals(second.stats.unknownSets, 0);
+    // A failed lookup keeps the last address.
+    address = "fail";
+    now += 600_000;
+    ex.send(256, { octetDeltaCount: 4 });
+    await second.waitRecords(2);
+    assertEquals(lookups, 3);
+    assertEquals(first.stats.records, 2);
+    assertEquals(ex.stats.sendErrors, 0);
+  } finally {
+    await ex.close();
+    await first.close();
+    await second.close();
+  }
+});
+
 Deno.test("udp: the default MTU packs records into messages of at most 1452 octets", async () => {
   const c = await Collector.start("127.0.0.1:0:udp");
   const ex = exporter({

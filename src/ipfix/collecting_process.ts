@@ -193,6 +193,8 @@ export class CollectingProcess {
   #udpSessions = 0;
   #refusedLoggedAt = -Infinity;
   #fullSweepAt = -Infinity;
+  #droppedLoggedAt = -Infinity;
+  #droppedUnlogged = 0;
   /** The time of the message being handled (or of the last sweep). */
   #now = 0;
   #templatesRefusedLoggedAt = -Infinity;
@@ -536,9 +538,26 @@ export class CollectingProcess {
   #malformedSource(address: string, data: Uint8Array): void {
     this.stats.errors++;
     this.stats.datagramsDropped++;
+    this.#warnDropped(address, `not an IPFIX message (${data.length} octets)`);
+  }
+
+  /**
+   * Logs a dropped datagram: the first of each second, with how many were dropped since the last
+   * line (a flood of junk must not become a flood of log lines; the counters have them all).
+   */
+  #warnDropped(address: string, reason: string): void {
+    const now = this.#clock();
+    if (now - this.#droppedLoggedAt < 1000) {
+      this.#droppedUnlogged++;
+      return;
+    }
+    this.#droppedLoggedAt = now;
+    const unlogged = this.#droppedUnlogged;
+    this.#droppedUnlogged = 0;
     this.#log.warn("Malformed datagram dropped", {
       exporter: address,
-      reason: `not an IPFIX message (${data.length} octets)`,
+      reason,
+      ...(unlogged > 0 ? { droppedUnlogged: unlogged } : {}),
     });
   }
 
@@ -560,7 +579,7 @@ export class CollectingProcess {
     if (s) s.errors++;
     if (datagram) {
       this.stats.datagramsDropped++;
-      this.#log.warn("Malformed datagram dropped", { exporter: address, reason });
+      this.#warnDropped(address, reason);
     } else {
       this.stats.sessionsClosed++;
       this.#log.warn("Malformed message, closing the session", { exporter: address, reason });

@@ -45,6 +45,11 @@ export interface ExportingProcessOptions {
   maxBackoffMs?: number;
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Resolves the collector's host name for UDP: `node:dns` `lookup` (the system's resolver,
+   * /etc/hosts included) by default. Tests pass their own.
+   */
+  resolve?: (host: string) => Promise<{ address: string; family: number }>;
 }
 
 /** Counters of an exporting process. */
@@ -138,6 +143,8 @@ export class ExportingProcess {
   readonly #reconnector: Reconnector;
   /** When the templates last went out (UDP refreshes them after `templateRefreshMs`). */
   #templatesSentAt = -Infinity;
+  #resolvedAt = -Infinity;
+  readonly #resolve: (host: string) => Promise<{ address: string; family: number }>;
   #idle: (() => void)[] = [];
   #loop: Promise<void> | null = null;
   #lastDropLog = 0;
@@ -169,6 +176,7 @@ export class ExportingProcess {
       : MAX_MESSAGE_SIZE;
     this.#bufferLimit = options.bufferLimit ?? 65536;
     this.#templateRefreshMs = options.templateRefreshMs ?? 600_000;
+    this.#resolve = options.resolve ?? ((host) => lookup(host));
     if (!Number.isInteger(this.#bufferLimit) || this.#bufferLimit < 1) {
       throw new RangeError(`Invalid buffer limit ${this.#bufferLimit}`);
     }
@@ -287,9 +295,10 @@ export class ExportingProcess {
   async #connect(): Promise<void> {
     const { host, port, protocol } = this.endpoint;
     if (protocol === "udp") {
-      // A name is resolved here, once (Deno would look it up again for every datagram), and the
-      // socket takes the family of the address it resolves to.
-      const { address, family } = await lookup(host);
+      // A name is resolved at connect and again with each template refresh, not for every
+      // datagram (as Deno would), and the socket takes the family of the address it resolves to.
+      const { address, family } = await this.#resolve(host);
+      this.#resolvedAt = this.#clock();
       this.#udpTarget = { transport: "udp", hostname: address, port };
       this.#udp = Deno.listenDatagram({
         transport: "udp",
@@ -371,6 +380,37 @@ export class ExportingProcess {
     this.#reconnector.lost();
   }
 
+  /** Looks the UDP collector's name up again; a failure keeps the address it had. */
+  async #reresolve(now: number): Promise<void> {
+    this.#resolvedAt = now;
+    const old = this.#udpTarget;
+    try {
+      const { address, family } = await this.#resolve(this.endpoint.host);
+      if (!this.#udp || !old || address === old.hostname) return;
+      if ((family === 6) !== old.hostname.includes(":")) {
+        const udp = this.#udp;
+        this.#udp = Deno.listenDatagram({
+          transport: "udp",
+          hostname: family === 6 ? "::" : "0.0.0.0",
+          port: 0,
+        });
+        udp.close();
+      }
+      this.#udpTarget = { ...old, hostname: address };
+      this.#log.info("Collector address changed", {
+        collector: this.address,
+        from: old.hostname,
+        to: address,
+      });
+    } catch (e) {
+      this.#log.warn("Cannot resolve the collector, keeping its last address", {
+        collector: this.address,
+        address: old?.hostname,
+        error: e,
+      });
+    }
+  }
+
   async #write(bytes: Uint8Array): Promise<void> {
     if (this.#udp) {
       await this.#udp.send(bytes, this.#udpTarget!);
@@ -393,6 +433,9 @@ export class ExportingProcess {
         // interval (RFC 7011 §8.4): a collector that restarted or expired them learns them anew.
         if (this.#udp && now - this.#templatesSentAt >= this.#templateRefreshMs) {
           this.#needTemplates = true;
+          // The name may point elsewhere by now (a collector moved): look it up again.
+          if (now - this.#resolvedAt >= this.#templateRefreshMs) await this.#reresolve(now);
+          if (this.#encoder !== enc) continue;
         }
         if (this.#needTemplates) {
           this.#needTemplates = false;
