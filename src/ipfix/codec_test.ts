@@ -1328,6 +1328,13 @@ Deno.test("TemplateCache: one session's share; a full cache sweeps for expired t
   assertStrictEquals(shared.set("a", 2, t(256)), undefined);
   assert(shared.set("b", 1, t(258)), "another session has its own share");
   assertStrictEquals(shared.refused, 2);
+  // An expired template of the session makes room in its share too.
+  const one = new TemplateCache({ clock: () => now, maxSessionFields: 1 });
+  one.set("a", 1, t(256), 1000);
+  assertStrictEquals(one.set("a", 1, t(257)), undefined);
+  now += 1000;
+  assert(one.set("a", 1, t(257)), "256 expired");
+  now = 0;
 
   const cache = new TemplateCache({ clock: () => now, maxFields: 2 });
   cache.set("a", 1, t(256), 1000);

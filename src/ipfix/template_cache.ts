@@ -94,8 +94,8 @@ export class TemplateCache {
 
   /**
    * Adds or replaces a template; `lifetimeMs` is Infinity for TCP/TLS sessions. Returns undefined
-   * (and counts it in `refused`) when the cache or the session has no room for its fields; a full
-   * cache first drops expired templates (at most once a second).
+   * (and counts it in `refused`) when the cache or the session has no room for its fields; expired
+   * templates are dropped first to make room (looked for at most once a second).
    */
   set(
     session: SessionKey,
@@ -108,15 +108,18 @@ export class TemplateCache {
     let s = this.#sessions.get(session);
     // The template this one replaces gives its fields back.
     const replaced = () => s?.templates.get(k)?.compiled.template.fields.length ?? 0;
-    let fits = (s ? s.fields : 0) - replaced() + n <= this.#maxSessionFields;
-    if (fits && this.#fields - replaced() + n > this.#maxFields) {
+    const fitsNow = () =>
+      (s ? s.fields : 0) - replaced() + n <= this.#maxSessionFields &&
+      this.#fields - replaced() + n <= this.#maxFields;
+    let fits = fitsNow();
+    if (!fits) {
       const now = this.#clock();
       if (now >= this.#nextExpiry && now - this.#lastFullSweep >= FULL_SWEEP_INTERVAL_MS) {
         this.#lastFullSweep = now;
         this.expire();
         s = this.#sessions.get(session); // expire() drops the sessions it empties
+        fits = fitsNow();
       }
-      fits = this.#fields - replaced() + n <= this.#maxFields;
     }
     if (!fits) {
       // The template it would replace goes too: its records must not decode by the old one.
