@@ -188,9 +188,11 @@ export class CollectingProcess {
   readonly #clock: Clock;
   /** Sequence state per session, then per observation domain. */
   readonly #sequences = new Map<SessionKey, Map<number, Sequence>>();
-  /** Session key of each UDP source address (the receiver hands out the same strings). */
+  /**
+   * Session key of each UDP source address (the receiver hands out the same strings): one entry
+   * per UDP session, added and removed with it.
+   */
   readonly #udpKeys = new Map<string, string>();
-  #udpSessions = 0;
   #refusedLoggedAt = -Infinity;
   #fullSweepAt = -Infinity;
   #droppedLoggedAt = -Infinity;
@@ -308,12 +310,18 @@ export class CollectingProcess {
   expire(): number {
     const now = this.#now = this.#clock();
     this.cache.expire();
+    return this.#forgetIdleUdpSessions(now, UDP_SESSION_IDLE_MS, true);
+  }
+
+  /** Closes the UDP sessions silent for `idleMs` (counted in `sessionsExpired`); returns how many. */
+  #forgetIdleUdpSessions(now: number, idleMs: number, log: boolean): number {
     let n = 0;
     for (const [key, s] of this.sessions) {
-      if (s.protocol !== "udp" || now - s.lastMessageAt < UDP_SESSION_IDLE_MS) continue;
+      if (s.protocol !== "udp" || now - s.lastMessageAt < idleMs) continue;
       this.#closeSession(key);
       this.stats.sessionsExpired++;
       n++;
+      if (!log) continue;
       this.#log.info("UDP session expired", {
         exporter: s.address,
         idleSeconds: Math.round((now - s.lastMessageAt) / 1000),
@@ -337,7 +345,6 @@ export class CollectingProcess {
       connectedAt: now,
       lastMessageAt: now,
     });
-    if (protocol === "udp") this.#udpSessions++;
     this.stats.sessionsOpened++;
     this.stats.activeSessions++;
     return key;
@@ -347,10 +354,7 @@ export class CollectingProcess {
     const s = this.sessions.get(key);
     if (!s) return;
     this.sessions.delete(key);
-    if (s.protocol === "udp") {
-      this.#udpSessions--;
-      this.#udpKeys.delete(s.address);
-    }
+    if (s.protocol === "udp") this.#udpKeys.delete(s.address);
     this.stats.activeSessions--;
     this.cache.closeSession(key);
     this.#sequences.delete(key);
@@ -524,15 +528,11 @@ export class CollectingProcess {
    */
   #roomForUdpSession(now: number): boolean {
     const max = this.#opts.maxUdpSessions ?? MAX_UDP_SESSIONS;
-    if (this.#udpSessions < max) return true;
+    if (this.#udpKeys.size < max) return true;
     if (now - this.#fullSweepAt < 10_000) return false;
     this.#fullSweepAt = now;
-    for (const [key, s] of this.sessions) {
-      if (s.protocol !== "udp" || now - s.lastMessageAt < UDP_SESSION_FULL_IDLE_MS) continue;
-      this.#closeSession(key);
-      this.stats.sessionsExpired++;
-    }
-    return this.#udpSessions < max;
+    this.#forgetIdleUdpSessions(now, UDP_SESSION_FULL_IDLE_MS, false);
+    return this.#udpKeys.size < max;
   }
 
   #malformedSource(address: string, data: Uint8Array): void {
@@ -567,7 +567,7 @@ export class CollectingProcess {
     this.#refusedLoggedAt = now;
     this.#log.warn("Too many UDP exporters, datagram dropped", {
       exporter: address,
-      sessions: this.#udpSessions,
+      sessions: this.#udpKeys.size,
       refused: this.stats.udpSourcesRefused,
       hint: `sources silent for ${UDP_SESSION_IDLE_MS / 60_000} minutes are forgotten`,
     });
@@ -597,9 +597,9 @@ export class CollectingProcess {
     this.#now = now;
     // A datagram holds exactly one message (RFC 7011 §10.3.3): one that does not is dropped
     // before anything in it (its templates) is taken.
-    if (protocol === "udp" && bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 10) {
-      const length = (bytes[2]! << 8) | bytes[3]!;
-      if (length !== bytes.length) {
+    if (protocol === "udp") {
+      const length = ipfixLength(bytes);
+      if (length !== undefined && length !== bytes.length) {
         return `datagram of ${bytes.length} octets holds a message of ${length}`;
       }
     }
@@ -672,7 +672,12 @@ export class CollectingProcess {
  * source must send to get a session.
  */
 function looksLikeMessage(d: Uint8Array): boolean {
-  return d.length >= 16 && d[0] === 0 && d[1] === 10 && ((d[2]! << 8) | d[3]!) === d.length;
+  return d.length >= MESSAGE_HEADER_LENGTH && ipfixLength(d) === d.length;
+}
+
+/** The length field of octets that start as an IPFIX message (version 10); undefined otherwise. */
+function ipfixLength(d: Uint8Array): number | undefined {
+  return d.length >= 4 && d[0] === 0 && d[1] === IPFIX_VERSION ? (d[2]! << 8) | d[3]! : undefined;
 }
 
 /** Splits a byte stream into messages by their length field. */

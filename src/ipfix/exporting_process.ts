@@ -132,7 +132,10 @@ export class ExportingProcess {
   #head = 0;
   #conn: Deno.Conn | null = null;
   #udp: Deno.DatagramConn | null = null;
-  /** The collector's address, resolved once a connect: a name is not looked up for each datagram. */
+  /**
+   * The collector's address, resolved at connect and at each template refresh: a name is not
+   * looked up for each datagram.
+   */
   #udpTarget: Deno.NetAddr | null = null;
   #encoder: MessageEncoder | null = null;
   #needTemplates = false;
@@ -300,11 +303,7 @@ export class ExportingProcess {
       const { address, family } = await this.#resolve(host);
       this.#resolvedAt = this.#clock();
       this.#udpTarget = { transport: "udp", hostname: address, port };
-      this.#udp = Deno.listenDatagram({
-        transport: "udp",
-        hostname: family === 6 ? "::" : "0.0.0.0",
-        port: 0,
-      });
+      this.#udp = udpSocket(family);
     } else {
       let conn: Deno.Conn | undefined;
       try {
@@ -389,11 +388,7 @@ export class ExportingProcess {
       if (!this.#udp || !old || address === old.hostname) return;
       if ((family === 6) !== old.hostname.includes(":")) {
         const udp = this.#udp;
-        this.#udp = Deno.listenDatagram({
-          transport: "udp",
-          hostname: family === 6 ? "::" : "0.0.0.0",
-          port: 0,
-        });
+        this.#udp = udpSocket(family);
         udp.close();
       }
       this.#udpTarget = { ...old, hostname: address };
@@ -509,4 +504,13 @@ export class ExportingProcess {
       this.#head = 0;
     }
   }
+}
+
+/** A UDP socket on an ephemeral port of the address family (4 or 6) of the collector's address. */
+function udpSocket(family: number): Deno.DatagramConn {
+  return Deno.listenDatagram({
+    transport: "udp",
+    hostname: family === 6 ? "::" : "0.0.0.0",
+    port: 0,
+  });
 }
