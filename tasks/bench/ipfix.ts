@@ -1104,19 +1104,13 @@ async function main(args: string[]): Promise<void> {
       const collector = results.find((r) => r.receiver === "collector");
       if (nf && nf.maxRate > 0 && (same || collector)) {
         console.log("  target collector ingest ≥ 1.0x nfcapd:");
-        if (same) {
-          console.log(
-            `    the same work (the ${NFCAPD_ELEMENTS.length} elements nfcapd keeps): ${
-              verdict(same.maxRate / nf.maxRate)
-            }`,
-          );
-        }
-        if (collector) {
-          console.log(
-            `    every element decoded (${template.template.fields.length}): ${
-              verdict(collector.maxRate / nf.maxRate)
-            }`,
-          );
+        for (
+          const [r, what] of [
+            [same, `the same work (the ${NFCAPD_ELEMENTS.length} elements nfcapd keeps)`],
+            [collector, `every element decoded (${template.template.fields.length})`],
+          ] as const
+        ) {
+          if (r) console.log(`    ${what}: ${verdict(r.maxRate / nf.maxRate)}`);
         }
       }
     } finally {
