@@ -13,7 +13,7 @@ import {
 } from "node:tls";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { type Endpoint, formatHostPort, parseAddress } from "./address.ts";
-import { type DecodedMessage, decodeMessage } from "./decoder.ts";
+import { type DecodedMessage, decodeMessage, type DecodeOptions } from "./decoder.ts";
 import type { Registry } from "./registry.ts";
 import { type SessionKey, TemplateCache, UDP_TEMPLATE_LIFETIME_MS } from "./template_cache.ts";
 import { type Clock, IPFIX_VERSION, MESSAGE_HEADER_LENGTH, systemClock } from "./types.ts";
@@ -148,6 +148,67 @@ interface Sequence {
 }
 
 /**
+ * What the collector keeps of one transport session, made when it opens: every message of the
+ * session finds its counters, sequence state, decoder options and exporter info here instead of
+ * in maps.
+ */
+interface Session {
+  readonly key: SessionKey;
+  readonly stats: SessionStats;
+  /** Handed to `onMessage` with every message of the session. */
+  readonly info: ExporterInfo;
+  readonly decode: DecodeOptions;
+  /** Sequence state per observation domain. */
+  readonly domains: Map<number, Sequence>;
+}
+
+/**
+ * The counters of a collecting process. The two read from elsewhere are own enumerable getters
+ * (spread, JSON and deep equality see them), the same two functions for every instance: a getter
+ * made per instance gives each its own hidden class, and from the second instance on a dictionary,
+ * which turns every counter update into a hash lookup.
+ */
+class Counters implements CollectorStats {
+  messages = 0;
+  records = 0;
+  templates = 0;
+  errors = 0;
+  datagramsDropped = 0;
+  sessionsClosed = 0;
+  tlsErrors = 0;
+  unknownSets = 0;
+  lost = 0;
+  sessionsOpened = 0;
+  activeSessions = 0;
+  sessionsExpired = 0;
+  udpSourcesRefused = 0;
+  declare readonly templatesRefused: number;
+  declare readonly udpBufferDrops: number;
+  readonly #refused: () => number;
+  readonly #drops: () => number;
+  static readonly #getters: PropertyDescriptorMap = {
+    templatesRefused: {
+      get(this: Counters) {
+        return this.#refused();
+      },
+      enumerable: true,
+    },
+    udpBufferDrops: {
+      get(this: Counters) {
+        return this.#drops();
+      },
+      enumerable: true,
+    },
+  };
+
+  constructor(refused: () => number, drops: () => number) {
+    this.#refused = refused;
+    this.#drops = drops;
+    Object.defineProperties(this, Counters.#getters);
+  }
+}
+
+/**
  * A collecting process.
  *
  * @example
@@ -164,35 +225,19 @@ interface Sequence {
 export class CollectingProcess {
   readonly endpoint: Endpoint;
   readonly cache: TemplateCache;
-  readonly stats: CollectorStats = {
-    messages: 0,
-    records: 0,
-    templates: 0,
-    errors: 0,
-    datagramsDropped: 0,
-    sessionsClosed: 0,
-    tlsErrors: 0,
-    unknownSets: 0,
-    lost: 0,
-    sessionsOpened: 0,
-    activeSessions: 0,
-    sessionsExpired: 0,
-    udpSourcesRefused: 0,
-    templatesRefused: 0,
-    udpBufferDrops: 0,
-  };
+  readonly stats: CollectorStats;
   /** Counters per session, by session key. */
   readonly sessions = new Map<SessionKey, SessionStats>();
   readonly #opts: CollectingProcessOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
-  /** Sequence state per session, then per observation domain. */
-  readonly #sequences = new Map<SessionKey, Map<number, Sequence>>();
+  /** Every open session, by key. */
+  readonly #sessions = new Map<SessionKey, Session>();
   /**
-   * Session key of each UDP source address (the receiver hands out the same strings): one entry
+   * The session of each UDP source address (the receiver hands out the same strings): one entry
    * per UDP session, added and removed with it.
    */
-  readonly #udpKeys = new Map<string, string>();
+  readonly #udpSessions = new Map<string, Session>();
   #refusedLoggedAt = -Infinity;
   #fullSweepAt = -Infinity;
   #droppedLoggedAt = -Infinity;
@@ -220,14 +265,7 @@ export class CollectingProcess {
     }
     this.#log = options.logger ?? createLogger("ipfix-collector");
     this.#clock = options.clock ?? systemClock;
-    Object.defineProperty(this.stats, "udpBufferDrops", {
-      get: () => this.#udp?.drops ?? 0,
-      enumerable: true,
-    });
-    Object.defineProperty(this.stats, "templatesRefused", {
-      get: () => this.cache.refused,
-      enumerable: true,
-    });
+    this.stats = new Counters(() => this.cache.refused, () => this.#udp?.drops ?? 0);
     // The template cache reads the time of the message being decoded, taken once per batch of
     // datagrams or per stream message: not a clock call for every data set.
     this.cache = new TemplateCache({
@@ -331,10 +369,10 @@ export class CollectingProcess {
     return n;
   }
 
-  #openSession(address: string, protocol: "tls" | "tcp" | "udp"): SessionKey {
+  #openSession(address: string, protocol: "tls" | "tcp" | "udp"): Session {
     const key = protocol === "udp" ? `udp:${address}` : this.#nextSession++;
     const now = this.#clock();
-    this.sessions.set(key, {
+    const stats: SessionStats = {
       address,
       protocol,
       messages: 0,
@@ -344,20 +382,34 @@ export class CollectingProcess {
       errors: 0,
       connectedAt: now,
       lastMessageAt: now,
-    });
+    };
+    const session: Session = {
+      key,
+      stats,
+      info: Object.freeze({ address, protocol, session: key }),
+      decode: {
+        session: key,
+        templateLifetimeMs: protocol === "udp" ? UDP_TEMPLATE_LIFETIME_MS : Infinity,
+        ...(this.#opts.registry ? { registry: this.#opts.registry } : {}),
+      },
+      domains: new Map(),
+    };
+    this.sessions.set(key, stats);
+    this.#sessions.set(key, session);
+    if (protocol === "udp") this.#udpSessions.set(address, session);
     this.stats.sessionsOpened++;
     this.stats.activeSessions++;
-    return key;
+    return session;
   }
 
   #closeSession(key: SessionKey): void {
-    const s = this.sessions.get(key);
+    const s = this.#sessions.get(key);
     if (!s) return;
     this.sessions.delete(key);
-    if (s.protocol === "udp") this.#udpKeys.delete(s.address);
+    this.#sessions.delete(key);
+    if (s.stats.protocol === "udp") this.#udpSessions.delete(s.stats.address);
     this.stats.activeSessions--;
     this.cache.closeSession(key);
-    this.#sequences.delete(key);
   }
 
   async #accept(listener: Deno.Listener, protocol: "tls" | "tcp"): Promise<void> {
@@ -397,11 +449,11 @@ export class CollectingProcess {
         if (n === null) break;
         const err = framer.push(
           buf.subarray(0, n),
-          (msg) => this.#handle(msg, session, address, protocol, this.#clock()),
+          (msg) => this.#handle(msg, session, this.#clock()),
         );
         if (err) {
           reason = err;
-          this.#malformed(session, address, err, false);
+          this.#malformed(session, err, false);
           break;
         }
       }
@@ -410,14 +462,14 @@ export class CollectingProcess {
     }
     if (framer.buffered > 0 && reason === "end of stream") {
       reason = `stream ended inside a message (${framer.buffered} octets)`;
-      this.#malformed(session, address, reason, false);
+      this.#malformed(session, reason, false);
     }
     this.#conns.delete(conn);
     try {
       conn.close();
     } catch { /* closed */ }
     this.#log.info("Session closed", { exporter: address, reason });
-    this.#closeSession(session);
+    this.#closeSession(session.key);
   }
 
   #listenMutualTls(): Promise<void> {
@@ -464,16 +516,16 @@ export class CollectingProcess {
       done = true;
       this.#conns.delete(handle);
       this.#log.info("Session closed", { exporter: address, reason });
-      this.#closeSession(session);
+      this.#closeSession(session.key);
     };
     socket.on("data", (chunk: Uint8Array) => {
       if (done) return;
       const err = framer.push(
         chunk,
-        (msg) => this.#handle(msg, session, address, "tls", this.#clock()),
+        (msg) => this.#handle(msg, session, this.#clock()),
       );
       if (err) {
-        this.#malformed(session, address, err, false);
+        this.#malformed(session, err, false);
         socket.destroy();
         finish(err);
       }
@@ -482,7 +534,7 @@ export class CollectingProcess {
     socket.on("close", () => {
       if (!done && framer.buffered > 0) {
         const reason = `stream ended inside a message (${framer.buffered} octets)`;
-        this.#malformed(session, address, reason, false);
+        this.#malformed(session, reason, false);
         finish(reason);
       }
       finish("end of stream");
@@ -497,8 +549,8 @@ export class CollectingProcess {
         if (batch.length === 0) break;
         const now = this.#clock();
         for (const { data, address } of batch) {
-          let key = this.#udpKeys.get(address);
-          if (key === undefined) {
+          let session = this.#udpSessions.get(address);
+          if (session === undefined) {
             // A new source gets a session for an IPFIX message only: anything else is dropped
             // without taking one of the sessions' places.
             if (!looksLikeMessage(data)) {
@@ -509,12 +561,10 @@ export class CollectingProcess {
               this.#refuseSource(address, now);
               continue;
             }
-            // Each session's key, made once: the receiver hands out the same address strings.
-            this.#udpKeys.set(address, key = `udp:${address}`);
-            this.#openSession(address, "udp");
+            session = this.#openSession(address, "udp");
           }
-          const err = this.#handle(data, key, address, "udp", now);
-          if (err) this.#malformed(key, address, err, true);
+          const err = this.#handle(data, session, now);
+          if (err) this.#malformed(session, err, true);
         }
       }
     } catch (e) {
@@ -528,11 +578,11 @@ export class CollectingProcess {
    */
   #roomForUdpSession(now: number): boolean {
     const max = this.#opts.maxUdpSessions ?? MAX_UDP_SESSIONS;
-    if (this.#udpKeys.size < max) return true;
+    if (this.#udpSessions.size < max) return true;
     if (now - this.#fullSweepAt < 10_000) return false;
     this.#fullSweepAt = now;
     this.#forgetIdleUdpSessions(now, UDP_SESSION_FULL_IDLE_MS, false);
-    return this.#udpKeys.size < max;
+    return this.#udpSessions.size < max;
   }
 
   #malformedSource(address: string, data: Uint8Array): void {
@@ -567,16 +617,16 @@ export class CollectingProcess {
     this.#refusedLoggedAt = now;
     this.#log.warn("Too many UDP exporters, datagram dropped", {
       exporter: address,
-      sessions: this.#udpKeys.size,
+      sessions: this.#udpSessions.size,
       refused: this.stats.udpSourcesRefused,
       hint: `sources silent for ${UDP_SESSION_IDLE_MS / 60_000} minutes are forgotten`,
     });
   }
 
-  #malformed(session: SessionKey, address: string, reason: string, datagram: boolean): void {
+  #malformed(session: Session, reason: string, datagram: boolean): void {
     this.stats.errors++;
-    const s = this.sessions.get(session);
-    if (s) s.errors++;
+    session.stats.errors++;
+    const address = session.stats.address;
     if (datagram) {
       this.stats.datagramsDropped++;
       this.#warnDropped(address, reason);
@@ -587,17 +637,12 @@ export class CollectingProcess {
   }
 
   /** Decodes one message; returns the reason it is malformed, or undefined. */
-  #handle(
-    bytes: Uint8Array,
-    session: SessionKey,
-    address: string,
-    protocol: "tls" | "tcp" | "udp",
-    now: number,
-  ): string | undefined {
+  #handle(bytes: Uint8Array, session: Session, now: number): string | undefined {
     this.#now = now;
+    const s = session.stats;
     // A datagram holds exactly one message (RFC 7011 §10.3.3): one that does not is dropped
     // before anything in it (its templates) is taken.
-    if (protocol === "udp") {
+    if (s.protocol === "udp") {
       const length = ipfixLength(bytes);
       if (length !== undefined && length !== bytes.length) {
         return `datagram of ${bytes.length} octets holds a message of ${length}`;
@@ -606,11 +651,7 @@ export class CollectingProcess {
     let msg: DecodedMessage;
     const refused = this.cache.refused;
     try {
-      msg = decodeMessage(bytes, this.cache, {
-        session,
-        templateLifetimeMs: protocol === "udp" ? UDP_TEMPLATE_LIFETIME_MS : Infinity,
-        registry: this.#opts.registry,
-      });
+      msg = decodeMessage(bytes, this.cache, session.decode);
     } catch (e) {
       if (e instanceof RangeError || e instanceof SyntaxError) return e.message;
       throw e;
@@ -618,12 +659,11 @@ export class CollectingProcess {
     if (this.cache.refused !== refused && now - this.#templatesRefusedLoggedAt >= 60_000) {
       this.#templatesRefusedLoggedAt = now;
       this.#log.warn("Template cache full, templates refused", {
-        exporter: address,
+        exporter: s.address,
         refused: this.cache.refused,
         fields: this.cache.fields,
       });
     }
-    const s = this.sessions.get(session)!;
     s.lastMessageAt = now;
     this.stats.messages++;
     this.stats.records += msg.recordCount;
@@ -632,19 +672,19 @@ export class CollectingProcess {
     s.messages++;
     s.records += msg.recordCount;
     s.unknownSets += msg.unknownSets.length;
-    this.#checkSequence(session, msg, s);
+    this.#checkSequence(session, msg);
     try {
-      this.#opts.onMessage(msg, { address, protocol, session });
+      this.#opts.onMessage(msg, session.info);
     } catch (e) {
-      this.#log.error("Message handler failed", { exporter: address, error: e });
+      this.#log.error("Message handler failed", { exporter: s.address, error: e });
     }
     return undefined;
   }
 
   /** Sequence numbers count the data records sent before a message. RFC 7011 §3.1 */
-  #checkSequence(session: SessionKey, msg: DecodedMessage, s: SessionStats): void {
-    let domains = this.#sequences.get(session);
-    if (domains === undefined) this.#sequences.set(session, domains = new Map());
+  #checkSequence(session: Session, msg: DecodedMessage): void {
+    const s = session.stats;
+    const domains = session.domains;
     const seq = domains.get(msg.observationDomainId);
     const next = (msg.sequenceNumber + msg.recordCount) >>> 0;
     const resync = msg.unknownSets.length > 0;

@@ -57,6 +57,12 @@ export interface DecodedMessage extends MessageHeader {
 // deno-lint-ignore no-explicit-any
 const NONE: any[] = Object.freeze([]) as unknown as any[];
 
+/**
+ * Where the generated decoders leave the offset after a record: one for every call, since a
+ * decode runs to its end without calling back into decodeMessage.
+ */
+const cur: Cursor = { off: 0 };
+
 /** Options of {@link decodeMessage}. */
 export interface DecodeOptions {
   /** The transport session the message came from. */
@@ -149,7 +155,6 @@ export function decodeMessage(
   let unknownSets: { templateId: number; length: number }[] = NONE;
   let reservedSets = 0;
   let recordCount = 0;
-  const cur: Cursor = { off: 0 };
   let off = MESSAGE_HEADER_LENGTH;
   while (off < end) {
     if (off + SET_HEADER_LENGTH > end) {

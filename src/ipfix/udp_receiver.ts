@@ -66,7 +66,9 @@ export interface UdpReceiver {
   readonly truncated: number;
   /**
    * Waits for datagrams and resolves with every one waiting (at most `batch`), or with an empty
-   * array once the receiver is closed. Not to be called again before it resolves.
+   * array once the receiver is closed. Not to be called again before it resolves. The recvmmsg
+   * receiver reuses the array, its datagrams and their payloads at the next call: copy what must
+   * outlive it.
    */
   receive(): Promise<UdpDatagram[]>;
   /** Closes the socket; a pending `receive()` resolves with `[]`. Safe to call twice. */
@@ -386,6 +388,15 @@ class RecvmmsgReceiver implements UdpReceiver {
   readonly #iov: DataView;
   readonly #pollfd: Uint8Array;
   readonly #addresses = new Map<number, string>();
+  /**
+   * What `receive()` hands out, reused from batch to batch (a busy collector takes hundreds of
+   * thousands of datagrams a second, and each new object or view is garbage to collect): the
+   * array, a datagram per slot, and each slot's last payload view, kept while datagrams there
+   * have its length.
+   */
+  readonly #out: UdpDatagram[] = [];
+  readonly #slots: { data: Uint8Array; address: string }[];
+  readonly #views: Uint8Array[];
   #polling: Promise<number> | null = null;
   #lastYield = 0;
   /** The last ask left the socket empty: let datagrams gather (gatherWaitMs) before the next. */
@@ -484,6 +495,8 @@ class RecvmmsgReceiver implements UdpReceiver {
     const iov = new DataView(new ArrayBuffer(n * 2 * IOVEC_SIZE));
     this.#iov = iov;
     this.#hdrs = new Uint8Array(new ArrayBuffer(n * MMSGHDR_SIZE));
+    this.#views = Array.from({ length: n }, (_, i) => this.#data.subarray(i * SLOT, i * SLOT));
+    this.#slots = this.#views.map((data) => ({ data, address: "" }));
     this.#hdrView = new DataView(this.#hdrs.buffer);
     const dataPtr = ptrValue(this.#data.buffer as ArrayBuffer);
     const overPtr = ptrValue(this.#overflow.buffer as ArrayBuffer);
@@ -681,7 +694,7 @@ class RecvmmsgReceiver implements UdpReceiver {
     let octets = 0;
     const h = this.#hdrView;
     const names = this.#names;
-    const out: UdpDatagram[] = new Array(n);
+    const out = this.#out;
     let kept = 0;
     for (let i = 0; i < n; i++) {
       const m = i * MMSGHDR_SIZE;
@@ -693,7 +706,10 @@ class RecvmmsgReceiver implements UdpReceiver {
         this.truncated++;
         continue;
       }
-      out[kept++] = { data: this.#payload(i, len), address: this.#address(i, names) };
+      const d = this.#slots[i]!;
+      d.data = this.#payload(i, len);
+      d.address = this.#address(i, names);
+      out[kept++] = d;
     }
     out.length = kept;
     const mean = octets / n;
@@ -703,7 +719,11 @@ class RecvmmsgReceiver implements UdpReceiver {
 
   #payload(i: number, len: number): Uint8Array {
     const start = i * SLOT;
-    if (len <= SLOT) return this.#data.subarray(start, start + len);
+    if (len <= SLOT) {
+      const last = this.#views[i]!;
+      if (last.length === len) return last;
+      return this.#views[i] = this.#data.subarray(start, start + len);
+    }
     const whole = new Uint8Array(len);
     whole.set(this.#data.subarray(start, start + SLOT));
     const over = this.#max - SLOT;
