@@ -148,7 +148,8 @@ export function decodeMessage(
   const session = options.session;
   const lifetime = options.templateLifetimeMs ?? Infinity;
   const registry = options.registry ?? defaultRegistry;
-  const dataSets: DecodedDataSet[] = [];
+  // Most messages hold one data set: a literal of one is made at its size, a push would grow.
+  let dataSets: DecodedDataSet[] = NONE;
   // Most messages carry none of these: they share one empty array until they do.
   let templates: Template[] = NONE;
   let withdrawals: number[] = NONE;
@@ -205,7 +206,9 @@ export function decodeMessage(
           o = cur.off;
         }
         recordCount += records.length;
-        dataSets.push({ templateId: setId, template: t, records });
+        const set = { templateId: setId, template: t, records };
+        if (dataSets === NONE) dataSets = [set];
+        else dataSets.push(set);
       }
     } else {
       reservedSets++;
