@@ -548,7 +548,7 @@ export class CollectingProcess {
         const batch = await udp.receive();
         if (batch.length === 0) break;
         const now = this.#clock();
-        for (const { data, address } of batch) {
+        for (const { data, address, view } of batch) {
           let session = this.#udpSessions.get(address);
           if (session === undefined) {
             // A new source gets a session for an IPFIX message only: anything else is dropped
@@ -563,7 +563,7 @@ export class CollectingProcess {
             }
             session = this.#openSession(address, "udp");
           }
-          const err = this.#handle(data, session, now);
+          const err = this.#handle(data, session, now, view);
           if (err) this.#malformed(session, err, true);
         }
       }
@@ -637,7 +637,7 @@ export class CollectingProcess {
   }
 
   /** Decodes one message; returns the reason it is malformed, or undefined. */
-  #handle(bytes: Uint8Array, session: Session, now: number): string | undefined {
+  #handle(bytes: Uint8Array, session: Session, now: number, view?: DataView): string | undefined {
     this.#now = now;
     const s = session.stats;
     // A datagram holds exactly one message (RFC 7011 §10.3.3): one that does not is dropped
@@ -651,7 +651,7 @@ export class CollectingProcess {
     let msg: DecodedMessage;
     const refused = this.cache.refused;
     try {
-      msg = decodeMessage(bytes, this.cache, session.decode);
+      msg = decodeMessage(bytes, this.cache, session.decode, view);
     } catch (e) {
       if (e instanceof RangeError || e instanceof SyntaxError) return e.message;
       throw e;

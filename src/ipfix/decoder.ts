@@ -112,6 +112,9 @@ export function decodeHeader(bytes: Uint8Array): MessageHeader {
  * the templates known for (session, observation domain). Data sets with an unknown template
  * are skipped and listed in `unknownSets`. Throws TruncatedError (RangeError) or MalformedError
  * (SyntaxError) for input that is not a valid message; templates learned before the error stay.
+ * `view`, when given, is a DataView that starts where `bytes` does and covers at least the message
+ * (a receiver's view of its buffer slot, say): it saves making one. Nothing past the message's
+ * length is read through it. Any other view is ignored.
  *
  * @example
  * ```ts
@@ -129,6 +132,7 @@ export function decodeMessage(
   bytes: Uint8Array,
   cache: TemplateCache,
   options: DecodeOptions,
+  view?: DataView,
 ): DecodedMessage {
   if (bytes.length < MESSAGE_HEADER_LENGTH) decodeHeader(bytes); // throws the header's error
   const length = (bytes[2]! << 8) | bytes[3]!;
@@ -141,7 +145,11 @@ export function decodeMessage(
       bytes.length,
     );
   }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, length);
+  // A DataView costs ~120 ns to make: a receiver that keeps one per buffer slot passes it in.
+  const dv = view !== undefined && view.buffer === bytes.buffer &&
+      view.byteOffset === bytes.byteOffset && view.byteLength >= length
+    ? view
+    : new DataView(bytes.buffer, bytes.byteOffset, length);
   const u8 = bytes.length === length ? bytes : bytes.subarray(0, length);
   const end = length;
   const domain = dv.getUint32(12);

@@ -122,3 +122,80 @@ Deno.test(`fuzz: ${GARBAGE_CASES} random garbage buffers of 0 to 2000 octets`, (
   assertEquals(stats.cases, GARBAGE_CASES);
   assert(stats.malformed > 0 && stats.truncated > 0);
 });
+
+/** What a decode came to, without the compiled templates (functions): comparable. */
+function outcome(decode: () => ReturnType<typeof decodeMessage>): unknown {
+  try {
+    const d = decode();
+    return {
+      header: [d.length, d.exportTime, d.sequenceNumber, d.observationDomainId],
+      sets: d.dataSets.map((s) => [s.templateId, s.records]),
+      templates: d.templates.map((t) => [t.id, t.scopeFieldCount, t.fields.length]),
+      withdrawals: d.withdrawals,
+      unknownSets: d.unknownSets,
+      reservedSets: d.reservedSets,
+    };
+  } catch (e) {
+    return e instanceof Error ? [e.name, e.message] : e;
+  }
+}
+
+Deno.test("fuzz: a receiver's view that runs past the message decodes exactly as the message alone", () => {
+  // The recvmmsg receiver passes its slot's DataView, which goes on past the datagram (other
+  // datagrams' leftovers): no decoder may read there. Each message is decoded alone and again
+  // inside a larger buffer of random octets, with a view to that buffer's end.
+  const rng = new Rng(SEED ^ 0x5eed);
+  const cases = [
+    ...generate(20_000, (i) => fuzzCase(SEED, i)),
+    ...generate(2_000, (i) => garbageCase(SEED, i)),
+    ...truncationCases(),
+  ];
+  let compared = 0;
+  for (const c of cases) {
+    const alone = new TemplateCache({ clock: () => 0 });
+    const inSlot = new TemplateCache({ clock: () => 0 });
+    for (const t of c.prime) {
+      alone.set("fuzz", 1, t);
+      inSlot.set("fuzz", 1, t);
+    }
+    for (const m of c.messages) {
+      const at = rng.int(64);
+      const slot = new Uint8Array(at + m.length + 1 + rng.int(2048));
+      for (let i = 0; i < slot.length; i++) slot[i] = rng.int(256);
+      slot.set(m, at);
+      const view = new DataView(slot.buffer, at);
+      const options = { session: "fuzz", registry: TEST_REGISTRY };
+      const want = outcome(() => decodeMessage(m.slice(), alone, options));
+      const got = outcome(() =>
+        decodeMessage(slot.subarray(at, at + m.length), inSlot, options, view)
+      );
+      assertEquals(got, want, `${c.kind} case ${c.index}: ${c.description}`);
+      compared++;
+    }
+  }
+  assert(compared > 20_000, `${compared} messages compared`);
+});
+
+Deno.test("decodeMessage ignores a view that is not of the message's octets", () => {
+  const seed = buildCorpus().find((s) => s.prime.length > 0)!;
+  const decode = (view?: DataView) => {
+    const cache = new TemplateCache({ clock: () => 0 });
+    for (const t of seed.prime) cache.set("s", 1, t);
+    return outcome(() =>
+      decodeMessage(seed.bytes, cache, { session: "s", registry: TEST_REGISTRY }, view)
+    );
+  };
+  const want = decode();
+  const other = new Uint8Array(seed.bytes.length + 16);
+  for (
+    const view of [
+      new DataView(other.buffer), // another buffer
+      new DataView(seed.bytes.buffer, seed.bytes.byteOffset, 4), // too short
+    ]
+  ) {
+    assertEquals(decode(view), want);
+  }
+  if (seed.bytes.byteOffset > 0) {
+    assertEquals(decode(new DataView(seed.bytes.buffer, 0)), want); // another start
+  }
+});

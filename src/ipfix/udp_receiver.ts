@@ -27,6 +27,12 @@ export interface UdpDatagram {
   readonly data: Uint8Array;
   /** Sender as `ip:port`, IPv6 in brackets. */
   readonly address: string;
+  /**
+   * With the recvmmsg receiver, a DataView that starts where `data` does and covers at least it
+   * (its buffer slot's, made once), valid as long as `data`: for `decodeMessage`, which would
+   * otherwise make one per datagram.
+   */
+  readonly view?: DataView;
 }
 
 /** Options of {@link openUdpReceiver}. */
@@ -395,8 +401,10 @@ class RecvmmsgReceiver implements UdpReceiver {
    * have its length.
    */
   readonly #out: UdpDatagram[] = [];
-  readonly #slots: { data: Uint8Array; address: string }[];
+  readonly #slots: { data: Uint8Array; address: string; view: DataView | undefined }[];
   readonly #views: Uint8Array[];
+  /** A DataView of each slot, made once. */
+  readonly #slotViews: DataView[];
   #polling: Promise<number> | null = null;
   #lastYield = 0;
   /** The last ask left the socket empty: let datagrams gather (gatherWaitMs) before the next. */
@@ -496,7 +504,8 @@ class RecvmmsgReceiver implements UdpReceiver {
     this.#iov = iov;
     this.#hdrs = new Uint8Array(new ArrayBuffer(n * MMSGHDR_SIZE));
     this.#views = Array.from({ length: n }, (_, i) => this.#data.subarray(i * SLOT, i * SLOT));
-    this.#slots = this.#views.map((data) => ({ data, address: "" }));
+    this.#slotViews = this.#views.map((_, i) => new DataView(this.#data.buffer, i * SLOT, SLOT));
+    this.#slots = this.#views.map((data) => ({ data, address: "", view: undefined }));
     this.#hdrView = new DataView(this.#hdrs.buffer);
     const dataPtr = ptrValue(this.#data.buffer as ArrayBuffer);
     const overPtr = ptrValue(this.#overflow.buffer as ArrayBuffer);
@@ -709,6 +718,7 @@ class RecvmmsgReceiver implements UdpReceiver {
       const d = this.#slots[i]!;
       d.data = this.#payload(i, len);
       d.address = this.#address(i, names);
+      d.view = len <= SLOT ? this.#slotViews[i] : undefined;
       out[kept++] = d;
     }
     out.length = kept;
