@@ -123,7 +123,10 @@ export interface CollectingProcessOptions {
   address: string | Endpoint;
   /** Required for tls. */
   tls?: TlsServerOptions;
-  /** Called for every decoded message, in arrival order per session. */
+  /**
+   * Called for every decoded message, in arrival order per session. `exporter` is the same frozen
+   * object for every message of a session.
+   */
   onMessage: (message: DecodedMessage, exporter: ExporterInfo) => void;
   registry?: Registry;
   clock?: Clock;
@@ -162,50 +165,56 @@ interface Session {
   readonly domains: Map<number, Sequence>;
 }
 
-/**
- * The counters of a collecting process. The two read from elsewhere are own enumerable getters
- * (spread, JSON and deep equality see them), the same two functions for every instance: a getter
- * made per instance gives each its own hidden class, and from the second instance on a dictionary,
- * which turns every counter update into a hash lookup.
- */
-class Counters implements CollectorStats {
-  messages = 0;
-  records = 0;
-  templates = 0;
-  errors = 0;
-  datagramsDropped = 0;
-  sessionsClosed = 0;
-  tlsErrors = 0;
-  unknownSets = 0;
-  lost = 0;
-  sessionsOpened = 0;
-  activeSessions = 0;
-  sessionsExpired = 0;
-  udpSourcesRefused = 0;
-  declare readonly templatesRefused: number;
-  declare readonly udpBufferDrops: number;
-  readonly #refused: () => number;
-  readonly #drops: () => number;
-  static readonly #getters: PropertyDescriptorMap = {
-    templatesRefused: {
-      get(this: Counters) {
-        return this.#refused();
-      },
-      enumerable: true,
-    },
-    udpBufferDrops: {
-      get(this: Counters) {
-        return this.#drops();
-      },
-      enumerable: true,
-    },
-  };
+/** Where the two counters a collector reads from elsewhere come from. */
+const COUNTER_SOURCE = Symbol("counter source");
 
-  constructor(refused: () => number, drops: () => number) {
-    this.#refused = refused;
-    this.#drops = drops;
-    Object.defineProperties(this, Counters.#getters);
-  }
+interface CounterSource {
+  refused(): number;
+  drops(): number;
+}
+
+/**
+ * Defines the counters read from elsewhere on a plain stats object: own enumerable getters (spread,
+ * JSON and deep equality see them), the same two functions for every collector. A getter made per
+ * collector would give each stats object its own hidden class, and from the second on a
+ * dictionary, which turns every counter update into a hash lookup; an object literal with getters
+ * is a dictionary from the start.
+ */
+const COUNTER_GETTERS: PropertyDescriptorMap = {
+  [COUNTER_SOURCE]: { value: undefined, writable: true, enumerable: false },
+  templatesRefused: {
+    get(this: { [COUNTER_SOURCE]: CounterSource }) {
+      return this[COUNTER_SOURCE].refused();
+    },
+    enumerable: true,
+  },
+  udpBufferDrops: {
+    get(this: { [COUNTER_SOURCE]: CounterSource }) {
+      return this[COUNTER_SOURCE].drops();
+    },
+    enumerable: true,
+  },
+};
+
+function newStats(source: CounterSource): CollectorStats {
+  const stats = {
+    messages: 0,
+    records: 0,
+    templates: 0,
+    errors: 0,
+    datagramsDropped: 0,
+    sessionsClosed: 0,
+    tlsErrors: 0,
+    unknownSets: 0,
+    lost: 0,
+    sessionsOpened: 0,
+    activeSessions: 0,
+    sessionsExpired: 0,
+    udpSourcesRefused: 0,
+  };
+  Object.defineProperties(stats, COUNTER_GETTERS);
+  (stats as unknown as { [COUNTER_SOURCE]: CounterSource })[COUNTER_SOURCE] = source;
+  return stats as CollectorStats;
 }
 
 /**
@@ -231,11 +240,9 @@ export class CollectingProcess {
   readonly #opts: CollectingProcessOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
-  /** Every open session, by key. */
-  readonly #sessions = new Map<SessionKey, Session>();
   /**
-   * The session of each UDP source address (the receiver hands out the same strings): one entry
-   * per UDP session, added and removed with it.
+   * The session of each UDP source address (the recvmmsg receiver hands out the same string for
+   * each sender, from its caches): one entry per UDP session, added and removed with it.
    */
   readonly #udpSessions = new Map<string, Session>();
   #refusedLoggedAt = -Infinity;
@@ -265,7 +272,10 @@ export class CollectingProcess {
     }
     this.#log = options.logger ?? createLogger("ipfix-collector");
     this.#clock = options.clock ?? systemClock;
-    this.stats = new Counters(() => this.cache.refused, () => this.#udp?.drops ?? 0);
+    this.stats = newStats({
+      refused: () => this.cache.refused,
+      drops: () => this.#udp?.drops ?? 0,
+    });
     // The template cache reads the time of the message being decoded, taken once per batch of
     // datagrams or per stream message: not a clock call for every data set.
     this.cache = new TemplateCache({
@@ -354,9 +364,10 @@ export class CollectingProcess {
   /** Closes the UDP sessions silent for `idleMs` (counted in `sessionsExpired`); returns how many. */
   #forgetIdleUdpSessions(now: number, idleMs: number, log: boolean): number {
     let n = 0;
-    for (const [key, s] of this.sessions) {
-      if (s.protocol !== "udp" || now - s.lastMessageAt < idleMs) continue;
-      this.#closeSession(key);
+    for (const session of this.#udpSessions.values()) {
+      const s = session.stats;
+      if (now - s.lastMessageAt < idleMs) continue;
+      this.#closeSession(session);
       this.stats.sessionsExpired++;
       n++;
       if (!log) continue;
@@ -395,21 +406,17 @@ export class CollectingProcess {
       domains: new Map(),
     };
     this.sessions.set(key, stats);
-    this.#sessions.set(key, session);
     if (protocol === "udp") this.#udpSessions.set(address, session);
     this.stats.sessionsOpened++;
     this.stats.activeSessions++;
     return session;
   }
 
-  #closeSession(key: SessionKey): void {
-    const s = this.#sessions.get(key);
-    if (!s) return;
-    this.sessions.delete(key);
-    this.#sessions.delete(key);
-    if (s.stats.protocol === "udp") this.#udpSessions.delete(s.stats.address);
+  #closeSession(session: Session): void {
+    if (!this.sessions.delete(session.key)) return;
+    if (session.stats.protocol === "udp") this.#udpSessions.delete(session.stats.address);
     this.stats.activeSessions--;
-    this.cache.closeSession(key);
+    this.cache.closeSession(session.key);
   }
 
   async #accept(listener: Deno.Listener, protocol: "tls" | "tcp"): Promise<void> {
@@ -469,7 +476,7 @@ export class CollectingProcess {
       conn.close();
     } catch { /* closed */ }
     this.#log.info("Session closed", { exporter: address, reason });
-    this.#closeSession(session.key);
+    this.#closeSession(session);
   }
 
   #listenMutualTls(): Promise<void> {
@@ -516,7 +523,7 @@ export class CollectingProcess {
       done = true;
       this.#conns.delete(handle);
       this.#log.info("Session closed", { exporter: address, reason });
-      this.#closeSession(session.key);
+      this.#closeSession(session);
     };
     socket.on("data", (chunk: Uint8Array) => {
       if (done) return;

@@ -40,8 +40,8 @@ export interface DecodedDataSet {
 
 /** A decoded message. */
 export interface DecodedMessage extends MessageHeader {
-  /** Data sets in message order, with their records. */
-  readonly dataSets: DecodedDataSet[];
+  /** Data sets in message order, with their records (messages without any share one empty array). */
+  readonly dataSets: readonly DecodedDataSet[];
   /** Number of data records decoded. */
   readonly recordCount: number;
   /** Templates and options templates defined by this message, in order. */
@@ -58,8 +58,9 @@ export interface DecodedMessage extends MessageHeader {
 const NONE: any[] = Object.freeze([]) as unknown as any[];
 
 /**
- * Where the generated decoders leave the offset after a record: one for every call, since a
- * decode runs to its end without calling back into decodeMessage.
+ * Where a generated decoder leaves the offset after a record: scratch space, read on the line
+ * after the call that writes it, with nothing run in between (a template's decoder calls only the
+ * value helpers), so one serves every call.
  */
 const cur: Cursor = { off: 0 };
 

@@ -195,7 +195,20 @@ Deno.test("decodeMessage ignores a view that is not of the message's octets", ()
   ) {
     assertEquals(decode(view), want);
   }
-  if (seed.bytes.byteOffset > 0) {
-    assertEquals(decode(new DataView(seed.bytes.buffer, 0)), want); // another start
-  }
+  // Another start: the message 8 octets into its buffer, a view from the buffer's start.
+  const shifted = new Uint8Array(seed.bytes.length + 8);
+  shifted.set(seed.bytes, 8);
+  const cache = new TemplateCache({ clock: () => 0 });
+  for (const t of seed.prime) cache.set("s", 1, t);
+  assertEquals(
+    outcome(() =>
+      decodeMessage(
+        shifted.subarray(8),
+        cache,
+        { session: "s", registry: TEST_REGISTRY },
+        new DataView(shifted.buffer),
+      )
+    ),
+    want,
+  );
 });

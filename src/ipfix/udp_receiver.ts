@@ -76,7 +76,7 @@ export interface UdpReceiver {
    * receiver reuses the array, its datagrams and their payloads at the next call: copy what must
    * outlive it.
    */
-  receive(): Promise<UdpDatagram[]>;
+  receive(): Promise<readonly UdpDatagram[]>;
   /** Closes the socket; a pending `receive()` resolves with `[]`. Safe to call twice. */
   close(): void;
   [Symbol.dispose](): void;
@@ -147,7 +147,7 @@ class DatagramConnReceiver implements UdpReceiver {
     this.port = (this.#conn.addr as Deno.NetAddr).port;
   }
 
-  async receive(): Promise<UdpDatagram[]> {
+  async receive(): Promise<readonly UdpDatagram[]> {
     if (this.#closed) return [];
     try {
       const [data, addr] = await this.#conn.receive();
@@ -255,6 +255,11 @@ const SHORT_GATHER_MAX_US = 1000;
 const SHORT_GATHER_HEADROOM_MS = 2;
 /** Arrival rate window. */
 const RATE_WINDOW_MS = 50;
+
+/** Entries of the cache of IPv6 senders' text. */
+const V6_CACHE_SIZE = 256;
+/** A cache entry's key: 16 octets of address, 2 of port, a used mark, padding. */
+const V6_KEY_SIZE = 20;
 
 /** struct mmsghdr: struct msghdr (56 octets) + unsigned int msg_len, padded to 64. */
 const MMSGHDR_SIZE = 64;
@@ -394,6 +399,9 @@ class RecvmmsgReceiver implements UdpReceiver {
   readonly #iov: DataView;
   readonly #pollfd: Uint8Array;
   readonly #addresses = new Map<number, string>();
+  /** IPv6 senders seen lately: address, port and a used mark per entry, and their text. */
+  readonly #v6Keys = new Uint8Array(V6_CACHE_SIZE * V6_KEY_SIZE);
+  readonly #v6Text: string[] = Array.from({ length: V6_CACHE_SIZE }, () => "");
   /**
    * What `receive()` hands out, reused from batch to batch (a busy collector takes hundreds of
    * thousands of datagrams a second, and each new object or view is garbage to collect): the
@@ -504,7 +512,7 @@ class RecvmmsgReceiver implements UdpReceiver {
     this.#iov = iov;
     this.#hdrs = new Uint8Array(new ArrayBuffer(n * MMSGHDR_SIZE));
     this.#views = Array.from({ length: n }, (_, i) => this.#data.subarray(i * SLOT, i * SLOT));
-    this.#slotViews = this.#views.map((_, i) => new DataView(this.#data.buffer, i * SLOT, SLOT));
+    this.#slotViews = this.#views.map((v) => new DataView(v.buffer, v.byteOffset, SLOT));
     this.#slots = this.#views.map((data) => ({ data, address: "", view: undefined }));
     this.#hdrView = new DataView(this.#hdrs.buffer);
     const dataPtr = ptrValue(this.#data.buffer as ArrayBuffer);
@@ -532,7 +540,7 @@ class RecvmmsgReceiver implements UdpReceiver {
     pv.setInt16(4, POLLIN, true);
   }
 
-  async receive(): Promise<UdpDatagram[]> {
+  async receive(): Promise<readonly UdpDatagram[]> {
     const c = this.#c;
     while (!this.#closed) {
       // A busy socket would never let `receive()` wait: every YIELD_MS, give timers and other
@@ -745,9 +753,7 @@ class RecvmmsgReceiver implements UdpReceiver {
     const o = i * NAME_SIZE;
     const family = names[o]! | (names[o + 1]! << 8);
     const port = (names[o + 2]! << 8) | names[o + 3]!;
-    if (family !== AF_INET) {
-      return formatHostPort(formatIPv6(names, o + 8), port);
-    }
+    if (family !== AF_INET) return this.#address6(names, o, port);
     const key = (((names[o + 4]! << 24) | (names[o + 5]! << 16) | (names[o + 6]! << 8) |
           names[o + 7]!) >>> 0) * 65536 + port;
     let s = this.#addresses.get(key);
@@ -756,6 +762,34 @@ class RecvmmsgReceiver implements UdpReceiver {
       s = `${formatIPv4(names, o + 4)}:${port}`;
       this.#addresses.set(key, s);
     }
+    return s;
+  }
+
+  /**
+   * The text of an IPv6 sender (sockaddr_in6 at `o`), from a direct-mapped cache keyed by its
+   * address and port: formatting one costs more than decoding a record.
+   */
+  #address6(names: Uint8Array, o: number, port: number): string {
+    let h = port;
+    for (let k = o + 8; k < o + 24; k += 4) {
+      h = Math.imul(
+        h ^ (names[k]! | (names[k + 1]! << 8) | (names[k + 2]! << 16) | (names[k + 3]! << 24)),
+        0x01000193,
+      );
+    }
+    const idx = (h ^ (h >>> 16)) & (V6_CACHE_SIZE - 1);
+    const keys = this.#v6Keys;
+    const base = idx * V6_KEY_SIZE;
+    let hit = keys[base + 18] === 1 && keys[base + 16] === names[o + 2] &&
+      keys[base + 17] === names[o + 3];
+    for (let k = 0; hit && k < 16; k++) hit = keys[base + k] === names[o + 8 + k];
+    if (hit) return this.#v6Text[idx]!;
+    const s = formatHostPort(formatIPv6(names, o + 8), port);
+    keys.set(names.subarray(o + 8, o + 24), base);
+    keys[base + 16] = names[o + 2]!;
+    keys[base + 17] = names[o + 3]!;
+    keys[base + 18] = 1;
+    this.#v6Text[idx] = s;
     return s;
   }
 

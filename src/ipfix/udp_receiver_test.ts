@@ -61,6 +61,58 @@ for (const mode of MODES) {
   }
 
   Deno.test({
+    name: `udp receiver (${mode}): a batch of datagrams from two IPv4 and two IPv6 senders`,
+    ignore: mode === "recvmmsg" && !ffi,
+    async fn() {
+      // The recvmmsg receiver keeps each sender's address text in a cache (IPv4 and IPv6), and
+      // hands out each datagram with a DataView of its slot that decodeMessage takes instead of
+      // making its own: from the datagram's first octet, over all of it.
+      for (const host of ["127.0.0.1", "::1"]) {
+        using rx = openUdpReceiver({ hostname: host, port: 0, mode, rcvbuf: 1 << 20 });
+        const senders = [0, 1].map(() =>
+          Deno.listenDatagram({ transport: "udp", hostname: host, port: 0 })
+        );
+        try {
+          for (let i = 0; i < 6; i++) {
+            await senders[i % 2]!.send(pattern(100 + i), {
+              transport: "udp",
+              hostname: host,
+              port: rx.port,
+            });
+          }
+          const addresses: string[] = [];
+          let n = 0;
+          const timer = setTimeout(() => rx.close(), 5000);
+          try {
+            while (n < 6) {
+              const batch = await rx.receive();
+              if (batch.length === 0) break;
+              for (const d of batch) {
+                assertEquals(d.data, pattern(100 + n), `datagram ${n}`);
+                if (d.view) {
+                  assert(d.view.buffer === d.data.buffer, "view of the same buffer");
+                  assertEquals(d.view.byteOffset, d.data.byteOffset);
+                  assert(d.view.byteLength >= d.data.length, "view over the whole datagram");
+                }
+                addresses.push(d.address);
+                n++;
+              }
+            }
+          } finally {
+            clearTimeout(timer);
+          }
+          assertEquals(n, 6);
+          const ports = senders.map((s) => (s.addr as Deno.NetAddr).port);
+          const text = (p: number) => host.includes(":") ? `[${host}]:${p}` : `${host}:${p}`;
+          assertEquals(addresses, [0, 1, 0, 1, 0, 1].map((i) => text(ports[i]!)));
+        } finally {
+          for (const s of senders) s.close();
+        }
+      }
+    },
+  });
+
+  Deno.test({
     name: `udp receiver (${mode}): close() ends a pending receive() with [] and frees the port`,
     ignore: mode === "recvmmsg" && !ffi,
     async fn() {

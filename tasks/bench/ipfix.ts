@@ -368,7 +368,7 @@ async function ingest(
         counts.r += decodeMessage(d.data, cache, {
           session: `udp:${d.address}`,
           templateLifetimeMs: UDP_TEMPLATE_LIFETIME_MS,
-        }).recordCount;
+        }, d.view).recordCount;
       } catch {
         counts.errors++;
       }
