@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from "../net/mod.ts";
+import { formatIPv4, formatIPv6, ipv4Text, parseIPv4Into, parseIPv6Into } from "../net/mod.ts";
 import { TruncatedError } from "./errors.ts";
 import {
   type DataRecord,
@@ -56,6 +56,7 @@ const H = {
   ...V,
   formatIPv4,
   formatIPv6,
+  ipv4Text,
   trunc(o: number): never {
     throw new TruncatedError(`Truncated data record at offset ${o}`, o);
   },
@@ -198,7 +199,7 @@ function decodeExpr(type: DataType, len: number, o: string): string {
     case "macAddress":
       return `H.formatMac(u8, ${o})`;
     case "ipv4Address":
-      return `H.formatIPv4(u8, ${o})`;
+      return `H.ipv4Text(dv.getUint32(${o}))`;
     case "ipv6Address":
       return `H.formatIPv6(u8, ${o})`;
     case "dateTimeMicroseconds":

@@ -227,15 +227,32 @@ const ip4Values: string[] = new Array(IP4_CACHE_SIZE).fill("");
  * ```
  */
 export function formatIPv4(u8: Uint8Array, o: number): string {
-  const a = u8[o]!, b = u8[o + 1]!, c = u8[o + 2]!, d = u8[o + 3]!;
-  const key = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+  return ipv4Text(((u8[o]! << 24) | (u8[o + 1]! << 16) | (u8[o + 2]! << 8) | u8[o + 3]!) >>> 0);
+}
+
+/**
+ * The dotted quad of the address `key` (its 32 bits, as a number). Repeated addresses come from a
+ * small cache and share one string; kept small, so that a decoder can have it inlined.
+ *
+ * @example
+ * ```ts
+ * ipv4Text(0xc0000201); // "192.0.2.1"
+ * ```
+ */
+export function ipv4Text(key: number): string {
   // Two-way set associative: a pair of neighbouring slots, the newest address first. A
   // multiplicative hash: addresses that differ only in their second octet (a subnet per node)
   // must not share sets (folding the octets together missed 18 % of a 1100-pod cluster's).
   const idx = (Math.imul(key, 0x9e3779b1) >>> (32 - IP4_CACHE_BITS)) & (IP4_CACHE_SIZE - 2);
   if (ip4Keys[idx] === key) return ip4Values[idx]!;
   if (ip4Keys[idx + 1] === key) return ip4Values[idx + 1]!;
-  const s = DEC[a] + "." + DEC[b] + "." + DEC[c] + "." + DEC[d];
+  return cacheIPv4(key, idx);
+}
+
+/** Formats an address missing from the cache and puts it in set `idx`, first. */
+function cacheIPv4(key: number, idx: number): string {
+  const s = DEC[key >>> 24] + "." + DEC[(key >>> 16) & 255] + "." + DEC[(key >>> 8) & 255] + "." +
+    DEC[key & 255];
   ip4Keys[idx + 1] = ip4Keys[idx]!;
   ip4Values[idx + 1] = ip4Values[idx]!;
   ip4Keys[idx] = key;

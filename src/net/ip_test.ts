@@ -5,6 +5,7 @@ import {
   formatIP,
   formatIPv4,
   formatIPv6,
+  ipv4Text,
   isIPv4Mapped,
   parseIP,
   parseIPv4,
@@ -120,6 +121,19 @@ Deno.test("formatIPv4() and parseIPv4Into() round trip random addresses", () => 
   for (const b of [...all, ...all.slice(0, 500)]) {
     const s = formatIPv4(b, 0);
     assertEquals(parse4(s), b, s);
+  }
+});
+
+Deno.test("ipv4Text() is formatIPv4() of the address as a 32-bit number, cached or not", () => {
+  assertStrictEquals(ipv4Text(0), "0.0.0.0");
+  assertStrictEquals(ipv4Text(0xffffffff), "255.255.255.255");
+  assertStrictEquals(ipv4Text(0xc0000201), "192.0.2.1");
+  assertStrictEquals(ipv4Text(0x0a000001), "10.0.0.1");
+  const rng = new Rng(5);
+  const all = Array.from({ length: 10_000 }, () => rng.bytes(4));
+  for (const b of [...all, ...all.slice(0, 500).reverse()]) {
+    const key = new DataView(b.buffer).getUint32(0);
+    assertStrictEquals(ipv4Text(key), formatIPv4(b, 0));
   }
 });
 

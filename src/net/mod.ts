@@ -23,6 +23,7 @@ export {
   formatIPv6,
   type FormatOptions,
   type IPAddress,
+  ipv4Text,
   isIPv4Mapped,
   parseIP,
   parseIPv4,
