@@ -339,10 +339,20 @@ async function roleUdpReceiver(kind: UdpKind): Promise<void> {
   out({ records: records(), datagrams: datagrams(), ...extra() });
 }
 
+/**
+ * The orchestrator's lines (ASCII) on stdin, read as bytes. Not through TextDecoderStream: its
+ * first chunk changed a prototype that the collector's optimized string decoder depends on
+ * ("dependent prototype chain changed"), so every trial began with that decoder thrown out of
+ * optimized code (back to the interpreter when the trial started, optimized again 10–20 ms
+ * later). Only the flowvis receivers read stdin; nfcapd never paid for it.
+ */
 async function* stdinLines(): AsyncGenerator<string> {
+  const chunk = new Uint8Array(4096);
   let buf = "";
-  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
+  while (true) {
+    const n = await Deno.stdin.read(chunk);
+    if (n === null) return;
+    for (let k = 0; k < n; k++) buf += String.fromCharCode(chunk[k]!);
     let i;
     while ((i = buf.indexOf("\n")) >= 0) {
       yield buf.slice(0, i);
