@@ -178,14 +178,14 @@ Deno.test("fuzz: a receiver's view that runs past the message decodes exactly as
 
 Deno.test("decodeMessage ignores a view that is not of the message's octets", () => {
   const seed = buildCorpus().find((s) => s.prime.length > 0)!;
-  const decode = (view?: DataView) => {
+  const decode = (bytes: Uint8Array, view?: DataView) => {
     const cache = new TemplateCache({ clock: () => 0 });
     for (const t of seed.prime) cache.set("s", 1, t);
     return outcome(() =>
-      decodeMessage(seed.bytes, cache, { session: "s", registry: TEST_REGISTRY }, view)
+      decodeMessage(bytes, cache, { session: "s", registry: TEST_REGISTRY }, view)
     );
   };
-  const want = decode();
+  const want = decode(seed.bytes);
   const other = new Uint8Array(seed.bytes.length + 16);
   for (
     const view of [
@@ -193,22 +193,10 @@ Deno.test("decodeMessage ignores a view that is not of the message's octets", ()
       new DataView(seed.bytes.buffer, seed.bytes.byteOffset, 4), // too short
     ]
   ) {
-    assertEquals(decode(view), want);
+    assertEquals(decode(seed.bytes, view), want);
   }
   // Another start: the message 8 octets into its buffer, a view from the buffer's start.
   const shifted = new Uint8Array(seed.bytes.length + 8);
   shifted.set(seed.bytes, 8);
-  const cache = new TemplateCache({ clock: () => 0 });
-  for (const t of seed.prime) cache.set("s", 1, t);
-  assertEquals(
-    outcome(() =>
-      decodeMessage(
-        shifted.subarray(8),
-        cache,
-        { session: "s", registry: TEST_REGISTRY },
-        new DataView(shifted.buffer),
-      )
-    ),
-    want,
-  );
+  assertEquals(decode(shifted.subarray(8), new DataView(shifted.buffer)), want);
 });
