@@ -256,8 +256,11 @@ const SHORT_GATHER_HEADROOM_MS = 2;
 /** Arrival rate window. */
 const RATE_WINDOW_MS = 50;
 
-/** Entries of the cache of IPv6 senders' text. */
-const V6_CACHE_SIZE = 256;
+/**
+ * Entries of the cache of IPv6 senders' text, in sets of two: room for the exporters of a
+ * cluster of thousands of nodes.
+ */
+const V6_CACHE_SIZE = 4096;
 /** A cache entry's key: 16 octets of address, 2 of port, a used mark, padding. */
 const V6_KEY_SIZE = 20;
 
@@ -766,8 +769,9 @@ class RecvmmsgReceiver implements UdpReceiver {
   }
 
   /**
-   * The text of an IPv6 sender (sockaddr_in6 at `o`), from a direct-mapped cache keyed by its
-   * address and port: formatting one costs more than decoding a record.
+   * The text of an IPv6 sender (sockaddr_in6 at `o`), from a two-way set associative cache keyed
+   * by its address and port (the most recently added entry of a set first): formatting one costs
+   * more than decoding a record.
    */
   #address6(names: Uint8Array, o: number, port: number): string {
     let h = port;
@@ -777,20 +781,34 @@ class RecvmmsgReceiver implements UdpReceiver {
         0x01000193,
       );
     }
-    const idx = (h ^ (h >>> 16)) & (V6_CACHE_SIZE - 1);
+    const idx = (h ^ (h >>> 16)) & (V6_CACHE_SIZE - 2);
+    if (this.#v6Holds(idx, names, o)) return this.#v6Text[idx]!;
+    if (this.#v6Holds(idx + 1, names, o)) return this.#v6Text[idx + 1]!;
+    const s = formatHostPort(formatIPv6(names, o + 8), port);
     const keys = this.#v6Keys;
     const base = idx * V6_KEY_SIZE;
-    let hit = keys[base + 18] === 1 && keys[base + 16] === names[o + 2] &&
-      keys[base + 17] === names[o + 3];
-    for (let k = 0; hit && k < 16; k++) hit = keys[base + k] === names[o + 8 + k];
-    if (hit) return this.#v6Text[idx]!;
-    const s = formatHostPort(formatIPv6(names, o + 8), port);
+    keys.copyWithin(base + V6_KEY_SIZE, base, base + V6_KEY_SIZE);
+    this.#v6Text[idx + 1] = this.#v6Text[idx]!;
     keys.set(names.subarray(o + 8, o + 24), base);
     keys[base + 16] = names[o + 2]!;
     keys[base + 17] = names[o + 3]!;
     keys[base + 18] = 1;
     this.#v6Text[idx] = s;
     return s;
+  }
+
+  /** Whether cache entry `idx` holds the address and port of the sockaddr_in6 at `o`. */
+  #v6Holds(idx: number, names: Uint8Array, o: number): boolean {
+    const keys = this.#v6Keys;
+    const base = idx * V6_KEY_SIZE;
+    if (
+      keys[base + 18] !== 1 || keys[base + 16] !== names[o + 2] ||
+      keys[base + 17] !== names[o + 3]
+    ) {
+      return false;
+    }
+    for (let k = 0; k < 16; k++) if (keys[base + k] !== names[o + 8 + k]) return false;
+    return true;
   }
 
   close(): void {

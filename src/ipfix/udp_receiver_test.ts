@@ -101,6 +101,42 @@ for (const mode of MODES) {
   });
 
   Deno.test({
+    name: `udp receiver (${mode}): hundreds of senders, each named right every time`,
+    ignore: mode === "recvmmsg" && !ffi,
+    async fn() {
+      // Enough IPv6 senders that some share a set of the receiver's cache: evicted and re-added
+      // entries must still name their own sender.
+      const n = 300;
+      for (const host of ["127.0.0.1", "::1"]) {
+        using rx = openUdpReceiver({ hostname: host, port: 0, mode, rcvbuf: 4 << 20 });
+        const senders = Array.from(
+          { length: n },
+          () => Deno.listenDatagram({ transport: "udp", hostname: host, port: 0 }),
+        );
+        try {
+          const text = (s: Deno.DatagramConn) => {
+            const p = (s.addr as Deno.NetAddr).port;
+            return host.includes(":") ? `[${host}]:${p}` : `${host}:${p}`;
+          };
+          // Fifty at a time: listenDatagram's socket keeps the default buffer.
+          for (let round = 0; round < 2; round++) {
+            for (let first = 0; first < n; first += 50) {
+              const batch = senders.slice(first, first + 50);
+              for (const [i, s] of batch.entries()) {
+                await s.send(pattern(20 + i), { transport: "udp", hostname: host, port: rx.port });
+              }
+              const got = await receiveCount(rx, batch.length);
+              assertEquals(got.map((d) => d.address), batch.map(text));
+            }
+          }
+        } finally {
+          for (const s of senders) s.close();
+        }
+      }
+    },
+  });
+
+  Deno.test({
     name: `udp receiver (${mode}): close() ends a pending receive() with [] and frees the port`,
     ignore: mode === "recvmmsg" && !ffi,
     async fn() {
