@@ -46,6 +46,8 @@ Measures, on one core each (taskset -c 0; senders on core 1):
                collector      CollectingProcess as it is (its UDP path), every element decoded
                collector-nf   CollectingProcess decoding only the 12 elements nfcapd keeps of
                               this record (5-tuple, delta counters, end reason, flow times)
+               collector-nostr  CollectingProcess decoding every element but the 14 strings:
+                              what the strings cost, by difference with collector
                recvmmsg       udp_receiver.ts (recvmmsg through FFI) feeding decodeMessage
                nfcapd         nfcapd from nfdump
                listen-raw     Deno.listenDatagram, receive only (no decoding)
@@ -250,6 +252,7 @@ async function roleTcpSender(port: number, seconds: number): Promise<void> {
 type UdpKind =
   | "collector"
   | "collector-nf"
+  | "collector-nostr"
   | "recvmmsg"
   | "listen-raw"
   | "dgram-raw"
@@ -262,12 +265,16 @@ async function roleUdpReceiver(kind: UdpKind): Promise<void> {
   let datagrams = () => 0;
   let extra: () => Record<string, unknown> = () => ({});
   let stop: () => Promise<void>;
-  if (kind === "collector" || kind === "collector-nf") {
+  if (kind === "collector" || kind === "collector-nf" || kind === "collector-nostr") {
     const collector = new CollectingProcess({
       address: `${HOST}:0:udp`,
       onMessage: () => {},
       logger: silentLogger,
-      ...(kind === "collector-nf" ? { elements: NFCAPD_ELEMENTS } : {}),
+      ...(kind === "collector-nf"
+        ? { elements: NFCAPD_ELEMENTS }
+        : kind === "collector-nostr"
+        ? { elements: NON_STRING_ELEMENTS }
+        : {}),
     });
     await collector.listen();
     out({ port: collector.port });
@@ -1164,9 +1171,14 @@ const NFCAPD_ELEMENTS = [
   "flowEndSeconds",
 ];
 
+/** Every element of the record but its strings: what the strings cost, by difference. */
+const NON_STRING_ELEMENTS = template.template.fields.filter((f) => f.element.type !== "string")
+  .map((f) => f.element.name);
+
 const UDP_RECEIVERS = [
   "collector",
   "collector-nf",
+  "collector-nostr",
   "recvmmsg",
   "nfcapd",
   "listen-raw",
@@ -1178,6 +1190,7 @@ const UDP_RECEIVERS = [
 const UDP_LABELS: Record<string, string> = {
   collector: "flowvis CollectingProcess (udp)",
   "collector-nf": "flowvis CollectingProcess, nfcapd's elements",
+  "collector-nostr": "flowvis CollectingProcess, all but strings",
   recvmmsg: "flowvis udp_receiver (recvmmsg) + decodeMessage",
   nfcapd: "nfcapd",
   "listen-raw": "Deno.listenDatagram, receive only",
