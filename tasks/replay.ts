@@ -21,7 +21,7 @@ import { parseFlags, readFlagFile } from "./_cli.ts";
 
 const USAGE =
   `Usage: deno task replay --collector HOST:PORT:PROTO [--ca FILE] [--cert FILE --key FILE]
-                          [--mtu N]
+                          [--mtu N] [--template-refresh SECONDS]
 
 Reads data records on stdin, one JSON line each, in the shape the collector prints,
   {"observationDomainId":N,"templateId":N,"record":{"<elementName>":value,...}}
@@ -32,6 +32,8 @@ A bad line is reported with its line number and skipped; the exit status is then
   --ca         PEM CA certificate that signed the collector's certificate (tls)
   --cert/--key PEM client certificate and key, for collectors that require mutual TLS
   --mtu        path MTU for udp (default 1500)
+  --template-refresh
+               seconds after which udp sends the templates again (default 600)
   -h, --help   this help`;
 
 const flags = parseFlags(USAGE, {
@@ -40,6 +42,7 @@ const flags = parseFlags(USAGE, {
   cert: { type: "string" },
   key: { type: "string" },
   mtu: { type: "string" },
+  "template-refresh": { type: "string" },
 });
 if (!flags.collector) {
   console.error(`--collector is required\n\n${USAGE}`);
@@ -59,6 +62,17 @@ try {
   else if (mtu !== undefined) udpMessageSize(mtu);
 } catch (e) {
   console.error(`Invalid --mtu ${flags.mtu}: ${e instanceof Error ? e.message : e}`);
+  Deno.exit(2);
+}
+const refresh = flags["template-refresh"] as string | undefined;
+const templateRefreshMs = refresh === undefined ? undefined : Number(refresh) * 1000;
+if (
+  templateRefreshMs !== undefined &&
+  (refresh!.trim() === "" || !Number.isFinite(templateRefreshMs) || templateRefreshMs < 1)
+) {
+  console.error(
+    `Invalid --template-refresh "${refresh}": expected seconds, at least 0.001\n\n${USAGE}`,
+  );
   Deno.exit(2);
 }
 const ca = readFlagFile("--ca", flags.ca as string | undefined);
@@ -86,6 +100,7 @@ function domainOf(id: number): Domain {
       observationDomainId: id,
       tls,
       ...(mtu !== undefined ? { mtu } : {}),
+      ...(templateRefreshMs !== undefined ? { templateRefreshMs } : {}),
       bufferLimit: 1 << 22,
     });
     exporter.start();

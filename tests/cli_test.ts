@@ -181,6 +181,9 @@ Deno.test("cli: bad flags exit 2 with a message and the usage", async () => {
     [REPLAY, ["--collector", "127.0.0.1:99999:tcp"], 'port "99999"'],
     [REPLAY, ["--collector", "127.0.0.1:4739:sctp"], 'protocol "sctp"'],
     [REPLAY, ["--collector", "127.0.0.1:1:tls", "--ca", "/nonexistent/ca.pem"], "--ca"],
+    [REPLAY, ["--collector", "127.0.0.1:1:udp", "--template-refresh", "0"], "--template-refresh"],
+    [REPLAY, ["--collector", "127.0.0.1:1:udp", "--template-refresh", "soon"], '"soon"'],
+    [REPLAY, ["--collector", "127.0.0.1:1:udp", "--template-refresh", ""], '""'],
   ];
   for (const [script, args, message] of cases) {
     const out = await runTool(script, args);
@@ -586,6 +589,34 @@ Deno.test("cli: udp collector (--rcvbuf) and replay", async () => {
   assertEquals(counters.records, 50);
   assert(counters.messages! > 1, "several datagrams");
   assertEquals(counters.kernelDrops, 0);
+});
+
+Deno.test("cli: replay --template-refresh sends the templates again over udp", async () => {
+  await using c = await CollectorProcess.start(["--address", "127.0.0.1:0:udp"]);
+  const child = new Deno.Command(DENO, {
+    args: [...RUN, REPLAY, "--collector", `127.0.0.1:${c.port}:udp`, "--template-refresh", "0.1"],
+    cwd: ROOT,
+    env: ENV,
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const line = (i: number) => jsonLines([{ record: { octetDeltaCount: i } }]);
+  try {
+    await writer.write(new TextEncoder().encode(line(1)));
+    await c.waitLines(1);
+    // More than the 100 ms refresh interval later, the next record comes after the template.
+    await new Promise((r) => setTimeout(r, 250));
+    await writer.write(new TextEncoder().encode(line(2)));
+    await c.waitLines(2);
+  } finally {
+    await writer.close();
+  }
+  const out = await child.output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  const { counters } = await c.stop();
+  assertEquals([counters.records, counters.templates, counters.errors], [2, 2, 0]);
 });
 
 Deno.test({

@@ -29,7 +29,7 @@ import { createLogger, type Logger, silentLogger } from "../src/log/mod.ts";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { testCerts } from "./_certs.ts";
 import { NO_EGRESS_POLICY } from "./_fixtures.ts";
-import { freeTcpPort, interopTest, needsRoot, needsTool } from "./_tools.ts";
+import { freeTcpPort, interopTest, needsRoot, needsTool, run, tempDir, tool } from "./_tools.ts";
 
 /** Set FLOWVIS_TEST_LOG=1 to see the processes' logs. */
 const logger: Logger = Deno.env.get("FLOWVIS_TEST_LOG")
@@ -478,6 +478,61 @@ Deno.test("mutual tls (node:tls): exporters with client certificates of the CA r
     await c.close();
   }
 });
+
+interopTest(
+  "tls collectors (Deno.listenTls and mutual TLS over node:tls) refuse TLS 1.0 and 1.1 (openssl s_client)",
+  [needsTool("openssl")],
+  async () => {
+    const certs = await testCerts();
+    await using dir = await tempDir("flowvis-tls-versions-");
+    await Deno.writeTextFile(`${dir.path}/ca.pem`, certs.ca);
+    await Deno.writeTextFile(`${dir.path}/client.pem`, certs.client.cert);
+    await Deno.writeTextFile(`${dir.path}/client.key`, certs.client.key);
+    for (const mutual of [false, true]) {
+      const c = await Collector.start("127.0.0.1:0:tls", {
+        tls: { ...certs.server, ...(mutual ? { ca: certs.ca } : {}) },
+      });
+      try {
+        const handshake = (version: string) =>
+          run(tool("openssl"), [
+            "s_client",
+            "-connect",
+            `127.0.0.1:${c.port}`,
+            version,
+            // OpenSSL 3 offers TLS 1.0 and 1.1 only at security level 0.
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+            "-CAfile",
+            `${dir.path}/ca.pem`,
+            "-verify_return_error",
+            "-cert",
+            `${dir.path}/client.pem`,
+            "-key",
+            `${dir.path}/client.key`,
+          ], { stdin: "", allowFailure: true, timeoutMs: 15_000 });
+        const what = mutual ? "mutual TLS" : "TLS";
+        for (const version of ["-tls1", "-tls1_1"]) {
+          const out = await handshake(version);
+          assert(out.code !== 0, `${what} ${version}: handshake refused\n${out.stdout}`);
+          // The server refused with an alert (rustls: handshake_failure, 40; node:tls:
+          // protocol_version, 70): the client did offer the old version. The same command with
+          // TLS 1.2 or 1.3 succeeds below, so the version is what the server refused.
+          assert(
+            /SSL alert number (40|70)/.test(out.stderr),
+            `${what} ${version}: refused by the server\n${out.stdout}\n${out.stderr}`,
+          );
+        }
+        for (const version of ["-tls1_2", "-tls1_3"]) {
+          const out = await handshake(version);
+          assertEquals(out.code, 0, `${what} ${version}: handshake\n${out.stdout}\n${out.stderr}`);
+          assert(/Verify return code: 0 \(ok\)/.test(out.stdout), `${what} ${version}: verified`);
+        }
+      } finally {
+        await c.close();
+      }
+    }
+  },
+);
 
 /** A mutual-TLS collector and an exporter (not started) with a client certificate of its CA. */
 async function mutualTlsCollector() {
@@ -1620,6 +1675,18 @@ Deno.test("exporter: argument errors", () => {
     RangeError,
     "MTU",
   );
+  for (const templateRefreshMs of [0, -1, NaN, Infinity]) {
+    assertThrows(
+      () =>
+        new ExportingProcess({
+          address: "127.0.0.1:1:udp",
+          observationDomainId: 1,
+          templateRefreshMs,
+        }),
+      RangeError,
+      "template refresh interval",
+    );
+  }
   const ex = new ExportingProcess({ address: "127.0.0.1:1:tcp", observationDomainId: 1 });
   assertThrows(() => ex.send(300, {}), TypeError, "Unknown template 300");
   assertThrows(
@@ -1682,37 +1749,45 @@ Deno.test("exporter: a template added after start is sent before the records tha
   }
 });
 
-Deno.test("udp exporter: templates go out again ahead of the first records templateRefreshMs later (injected clock)", async () => {
-  let now = 1_700_000_000_000;
-  const c = await Collector.start("127.0.0.1:0:udp");
-  const ex = exporter({
-    address: `127.0.0.1:${c.port}:udp`,
-    observationDomainId: 1,
-    templates: [COUNTERS, antreaFlowTemplate(6)],
-    clock: () => now,
-  });
-  let sent = 0;
-  /** Sends one record and returns the template IDs of the message it arrived in. */
-  const send = async () => {
-    ex.send(256, { octetDeltaCount: ++sent });
-    await c.waitRecords(sent);
-    const m = c.messages.findLast((r) => r.msg.recordCount > 0)!;
-    return m.msg.templates.map((t) => t.id);
-  };
-  try {
-    ex.start();
-    assertEquals(await send(), [256, 257], "the first records follow the templates");
-    now += 599_999;
-    assertEquals(await send(), [], "9:59.999 later: no refresh yet");
-    now += 1;
-    assertEquals(await send(), [256, 257], "10 minutes (the default) after they went out");
-    now += 1000;
-    assertEquals(await send(), []);
-    assertEquals(c.stats.templates, 4);
-    assertEquals(c.stats.lost, 0);
-  } finally {
-    await ex.close();
-    await c.close();
+Deno.test("udp exporter: templates go out again ahead of the first records templateRefreshMs later (injected clock)", async (t) => {
+  for (const refresh of [undefined, 60_000]) {
+    const interval = refresh ?? 600_000;
+    await t.step(refresh === undefined ? "the default, 10 minutes" : `${refresh} ms`, async () => {
+      let now = 1_700_000_000_000;
+      const c = await Collector.start("127.0.0.1:0:udp");
+      const ex = exporter({
+        address: `127.0.0.1:${c.port}:udp`,
+        observationDomainId: 1,
+        templates: [COUNTERS, antreaFlowTemplate(6)],
+        clock: () => now,
+        ...(refresh === undefined ? {} : { templateRefreshMs: refresh }),
+      });
+      let sent = 0;
+      /** Sends one record and returns the template IDs of the message it arrived in. */
+      const send = async () => {
+        ex.send(256, { octetDeltaCount: ++sent });
+        await c.waitRecords(sent);
+        const m = c.messages.findLast((r) => r.msg.recordCount > 0)!;
+        return m.msg.templates.map((t) => t.id);
+      };
+      try {
+        ex.start();
+        assertEquals(await send(), [256, 257], "the first records follow the templates");
+        now += interval - 1;
+        assertEquals(await send(), [], "1 ms before the interval: no refresh yet");
+        now += 1;
+        assertEquals(await send(), [256, 257], "the interval after they went out");
+        now += 1000;
+        assertEquals(await send(), []);
+        now += interval;
+        assertEquals(await send(), [256, 257], "and again an interval later");
+        assertEquals(c.stats.templates, 6);
+        assertEquals(c.stats.lost, 0);
+      } finally {
+        await ex.close();
+        await c.close();
+      }
+    });
   }
 });
 

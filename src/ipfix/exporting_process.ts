@@ -183,6 +183,11 @@ export class ExportingProcess {
     if (!Number.isInteger(this.#bufferLimit) || this.#bufferLimit < 1) {
       throw new RangeError(`Invalid buffer limit ${this.#bufferLimit}`);
     }
+    if (!Number.isFinite(this.#templateRefreshMs) || this.#templateRefreshMs <= 0) {
+      throw new RangeError(
+        `Invalid template refresh interval ${this.#templateRefreshMs} ms: expected more than 0`,
+      );
+    }
     this.#reconnector = new Reconnector({
       initialBackoffMs: options.initialBackoffMs,
       maxBackoffMs: options.maxBackoffMs,
