@@ -8,32 +8,53 @@
  */
 
 import { isDataType } from "../src/ipfix/types.ts";
+import { parseFlags } from "./_cli.ts";
 
 const CSV = new URL("../src/ipfix/data/iana_elements.csv", import.meta.url);
 const OUT = new URL("../src/ipfix/iana.generated.ts", import.meta.url);
-const HEADER = "ElementID,Name,Data Type,Data Type Semantics,Status,Units";
+
+/** The first line of IANA's CSV export of the registry. */
+export const IANA_CSV_HEADER = "ElementID,Name,Data Type,Data Type Semantics,Status,Units";
+
+const USAGE = `Usage: deno task gen:iana [--check]
+
+Regenerates src/ipfix/iana.generated.ts from src/ipfix/data/iana_elements.csv.
+
+  --check     write nothing; exit 1 when the file differs from what the CSV makes
+  -h, --help  this help`;
 
 /**
- * The source of iana.generated.ts for the text of iana_elements.csv; throws a SyntaxError naming
- * the line of a bad header, ID, name or data type.
+ * The source of iana.generated.ts for the text of iana_elements.csv, and its element count;
+ * throws a SyntaxError naming the line (counting blank ones) of a bad header, ID, name or data
+ * type.
+ *
+ * @example
+ * ```ts
+ * const { count } = generateIana(
+ *   `${IANA_CSV_HEADER}\n1,octetDeltaCount,unsigned64,deltaCounter,current,octets\n`,
+ * );
+ * count; // 1
+ * ```
  */
 export function generateIana(csv: string): { source: string; count: number } {
-  const lines = csv.split("\n").filter((l) => l.trim() !== "");
-  const header = lines.shift();
-  if (header !== HEADER) throw new SyntaxError(`Line 1: unexpected CSV header "${header ?? ""}"`);
+  const lines = csv.split("\n");
+  if (lines[0] !== IANA_CSV_HEADER) {
+    throw new SyntaxError(`Line 1: unexpected CSV header "${lines[0]}"`);
+  }
   const rows: string[] = [];
   let last = 0;
   lines.forEach((line, i) => {
+    if (i === 0 || line.trim() === "") return;
     const [id, name, type, semantics] = line.split(",");
     const n = Number(id);
     if (!/^[0-9]+$/.test(id ?? "") || n <= last || n > 32767) {
-      throw new SyntaxError(`Line ${i + 2}: invalid or unordered element ID "${id}"`);
+      throw new SyntaxError(`Line ${i + 1}: invalid or unordered element ID "${id}"`);
     }
     if (!name || !/^[A-Za-z][A-Za-z0-9]*$/.test(name)) {
-      throw new SyntaxError(`Line ${i + 2}: invalid name "${name ?? ""}"`);
+      throw new SyntaxError(`Line ${i + 1}: invalid name "${name ?? ""}"`);
     }
     if (!type || !isDataType(type)) {
-      throw new SyntaxError(`Line ${i + 2}: invalid data type "${type ?? ""}"`);
+      throw new SyntaxError(`Line ${i + 1}: invalid data type "${type ?? ""}"`);
     }
     last = n;
     rows.push(
@@ -61,12 +82,7 @@ ${rows.join("\n")}
 }
 
 if (import.meta.main) {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(
-      "Usage: deno task gen:iana [--check]\nRegenerates src/ipfix/iana.generated.ts from src/ipfix/data/iana_elements.csv;\nwith --check, exits 1 when the file differs from what the CSV makes.",
-    );
-    Deno.exit(0);
-  }
+  const flags = parseFlags(USAGE, { check: { type: "boolean" } });
   let generated;
   try {
     generated = generateIana(await Deno.readTextFile(CSV));
@@ -74,8 +90,16 @@ if (import.meta.main) {
     console.error(`src/ipfix/data/iana_elements.csv: ${e instanceof Error ? e.message : e}`);
     Deno.exit(1);
   }
-  if (Deno.args.includes("--check")) {
-    const current = await Deno.readTextFile(OUT).catch(() => "");
+  if (flags.check) {
+    let current = "";
+    try {
+      current = await Deno.readTextFile(OUT);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        console.error(`Cannot read src/ipfix/iana.generated.ts: ${(e as Error).message}`);
+        Deno.exit(2);
+      }
+    }
     if (current !== generated.source) {
       console.error("src/ipfix/iana.generated.ts differs from the CSV: run deno task gen:iana");
       Deno.exit(1);

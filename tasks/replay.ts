@@ -17,11 +17,12 @@ import {
   udpMessageSize,
   VARIABLE_LENGTH,
 } from "../src/ipfix/mod.ts";
+import { parseDuration } from "../src/config/mod.ts";
 import { parseFlags, readFlagFile } from "./_cli.ts";
 
 const USAGE =
   `Usage: deno task replay --collector HOST:PORT:PROTO [--ca FILE] [--cert FILE --key FILE]
-                          [--mtu N] [--template-refresh SECONDS]
+                          [--mtu N] [--template-refresh D]
 
 Reads data records on stdin, one JSON line each, in the shape the collector prints,
   {"observationDomainId":N,"templateId":N,"record":{"<elementName>":value,...}}
@@ -32,8 +33,10 @@ A bad line is reported with its line number and skipped; the exit status is then
   --ca         PEM CA certificate that signed the collector's certificate (tls)
   --cert/--key PEM client certificate and key, for collectors that require mutual TLS
   --mtu        path MTU for udp (default 1500)
-  --template-refresh
-               seconds after which udp sends the templates again (default 600)
+  --template-refresh D
+               how long after the templates last went out udp sends them again, ahead of
+               the next records (Go duration: 30s, 10m; default 10m; tcp and tls send them
+               once a connection)
   -h, --help   this help`;
 
 const flags = parseFlags(USAGE, {
@@ -65,15 +68,18 @@ try {
   Deno.exit(2);
 }
 const refresh = flags["template-refresh"] as string | undefined;
-const templateRefreshMs = refresh === undefined ? undefined : Number(refresh) * 1000;
-if (
-  templateRefreshMs !== undefined &&
-  (refresh!.trim() === "" || !Number.isFinite(templateRefreshMs) || templateRefreshMs < 1)
-) {
-  console.error(
-    `Invalid --template-refresh "${refresh}": expected seconds, at least 0.001\n\n${USAGE}`,
-  );
-  Deno.exit(2);
+let templateRefreshMs: number | undefined;
+if (refresh !== undefined) {
+  try {
+    templateRefreshMs = parseDuration(refresh);
+  } catch (e) {
+    console.error(`Invalid --template-refresh: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(2);
+  }
+  if (!(templateRefreshMs >= 1)) {
+    console.error(`Invalid --template-refresh "${refresh}": at least 1ms`);
+    Deno.exit(2);
+  }
 }
 const ca = readFlagFile("--ca", flags.ca as string | undefined);
 const cert = readFlagFile("--cert", flags.cert as string | undefined);

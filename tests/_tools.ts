@@ -211,8 +211,11 @@ export async function run(
   return result;
 }
 
-/** Options of {@link Background.start}: stdin is /dev/null, and it runs until stopped. */
-export type BackgroundOptions = Pick<RunOptions, "cwd" | "env">;
+/**
+ * Options of {@link Background.start}: stdin is /dev/null unless `stdin` is "piped" (then
+ * `write` and `closeStdin` feed it), and it runs until stopped.
+ */
+export type BackgroundOptions = Pick<RunOptions, "cwd" | "env"> & { stdin?: "piped" };
 
 /**
  * A process running in the background while a test talks to it; its stdout and stderr are
@@ -228,10 +231,13 @@ export class Background implements AsyncDisposable {
   #status: Promise<Deno.CommandStatus>;
   #exited = false;
   #changed: (() => void)[] = [];
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
 
   private constructor(cmd: string, args: readonly string[], options: BackgroundOptions) {
     this.command = describe(cmd, args);
-    this.#child = spawn(cmd, args, options);
+    const { stdin, ...rest } = options;
+    this.#child = spawn(cmd, args, stdin === "piped" ? { ...rest, stdin: "" } : rest);
+    if (stdin === "piped") this.#stdin = this.#child.stdin.getWriter();
     this.#status = this.#child.status.then((s) => {
       this.#exited = true;
       this.#notify();
@@ -281,6 +287,28 @@ export class Background implements AsyncDisposable {
     return this.#child.pid;
   }
 
+  /** Writes `text` to the process's stdin (started with `stdin: "piped"`). */
+  async write(text: string): Promise<void> {
+    if (!this.#stdin) throw new TypeError(`${this.command} was started without a piped stdin`);
+    await this.#stdin.write(new TextEncoder().encode(text));
+  }
+
+  /** Closes the process's stdin (end of input); a process that exited already is fine. */
+  async closeStdin(): Promise<void> {
+    await this.#stdin?.close().catch(() => {});
+    this.#stdin = undefined;
+  }
+
+  /**
+   * Waits up to `timeoutMs` for the process to exit by itself, then kills it. Resolves like
+   * {@link stop}.
+   */
+  wait(
+    timeoutMs = 10_000,
+  ): Promise<{ status: Deno.CommandStatus; stdout: string; stderr: string }> {
+    return this.#finish(undefined, timeoutMs);
+  }
+
   /** Whether the process has exited. */
   get exited(): boolean {
     return this.#exited;
@@ -325,11 +353,20 @@ export class Background implements AsyncDisposable {
    * Sends `signal` (unless the process already exited), waits up to `timeoutMs`, then kills it.
    * Resolves with its exit status and output; safe to call more than once.
    */
-  async stop(
+  stop(
     signal: Deno.Signal = "SIGTERM",
     timeoutMs = 5_000,
   ): Promise<{ status: Deno.CommandStatus; stdout: string; stderr: string }> {
-    if (!this.#exited) {
+    return this.#finish(signal, timeoutMs);
+  }
+
+  async #finish(
+    signal: Deno.Signal | undefined,
+    timeoutMs: number,
+  ): Promise<{ status: Deno.CommandStatus; stdout: string; stderr: string }> {
+    // Not awaited before the timeout: a process that does not read could keep a write pending.
+    const closing = this.closeStdin();
+    if (signal && !this.#exited) {
       try {
         this.#child.kill(signal);
       } catch {
@@ -350,6 +387,7 @@ export class Background implements AsyncDisposable {
     await Promise.race([this.#status, killed]);
     clearTimeout(timer);
     const status = await this.#status;
+    await closing;
     await this.#readers;
     return { status, stdout: this.#out, stderr: this.#err };
   }

@@ -15,7 +15,7 @@ import {
 import { silentLogger } from "../src/log/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { writeTestCerts } from "./_certs.ts";
-import { Background, run, type RunResult } from "./_tools.ts";
+import { Background, run, type RunResult, sleep } from "./_tools.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 const DENO = Deno.execPath();
@@ -181,9 +181,15 @@ Deno.test("cli: bad flags exit 2 with a message and the usage", async () => {
     [REPLAY, ["--collector", "127.0.0.1:99999:tcp"], 'port "99999"'],
     [REPLAY, ["--collector", "127.0.0.1:4739:sctp"], 'protocol "sctp"'],
     [REPLAY, ["--collector", "127.0.0.1:1:tls", "--ca", "/nonexistent/ca.pem"], "--ca"],
-    [REPLAY, ["--collector", "127.0.0.1:1:udp", "--template-refresh", "0"], "--template-refresh"],
-    [REPLAY, ["--collector", "127.0.0.1:1:udp", "--template-refresh", "soon"], '"soon"'],
-    [REPLAY, ["--collector", "127.0.0.1:1:udp", "--template-refresh", ""], '""'],
+    [
+      REPLAY,
+      ["--collector", "127.0.0.1:1:udp", "--template-refresh", "0"],
+      'refresh "0": at least',
+    ],
+    [REPLAY, ["--collector", "127.0.0.1:1:udp", "--template-refresh", "soon"], 'duration "soon"'],
+    [REPLAY, ["--collector", "127.0.0.1:1:udp", "--template-refresh", "600"], "missing unit"],
+    [REPLAY, ["--collector", "127.0.0.1:1:udp", "--template-refresh", ""], 'duration ""'],
+    [REPLAY, ["--collector", "127.0.0.1:1:udp", "--template-refresh=-1s"], "at least 1ms"],
   ];
   for (const [script, args, message] of cases) {
     const out = await runTool(script, args);
@@ -593,28 +599,21 @@ Deno.test("cli: udp collector (--rcvbuf) and replay", async () => {
 
 Deno.test("cli: replay --template-refresh sends the templates again over udp", async () => {
   await using c = await CollectorProcess.start(["--address", "127.0.0.1:0:udp"]);
-  const child = new Deno.Command(DENO, {
-    args: [...RUN, REPLAY, "--collector", `127.0.0.1:${c.port}:udp`, "--template-refresh", "0.1"],
-    cwd: ROOT,
-    env: ENV,
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
+  await using r = Background.start(
+    DENO,
+    [...RUN, REPLAY, "--collector", `127.0.0.1:${c.port}:udp`, "--template-refresh", "100ms"],
+    { cwd: ROOT, env: ENV, stdin: "piped" },
+  );
   const line = (i: number) => jsonLines([{ record: { octetDeltaCount: i } }]);
-  try {
-    await writer.write(new TextEncoder().encode(line(1)));
-    await c.waitLines(1);
-    // More than the 100 ms refresh interval later, the next record comes after the template.
-    await new Promise((r) => setTimeout(r, 250));
-    await writer.write(new TextEncoder().encode(line(2)));
-    await c.waitLines(2);
-  } finally {
-    await writer.close();
-  }
-  const out = await child.output();
-  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  await r.write(line(1));
+  await c.waitLines(1);
+  // More than the 100 ms refresh interval later, the next record comes after the templates.
+  await sleep(250);
+  await r.write(line(2));
+  await c.waitLines(2);
+  await r.closeStdin();
+  const out = await r.wait();
+  assertEquals(out.status.code, 0, out.stderr);
   const { counters } = await c.stop();
   assertEquals([counters.records, counters.templates, counters.errors], [2, 2, 0]);
 });

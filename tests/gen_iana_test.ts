@@ -1,10 +1,9 @@
 import { assertEquals, assertThrows } from "./_assert.ts";
-import { generateIana } from "../tasks/gen_iana.ts";
+import { generateIana, IANA_CSV_HEADER as HEADER } from "../tasks/gen_iana.ts";
 import { IANA_ELEMENTS } from "../src/ipfix/iana.generated.ts";
 
 const CSV = new URL("../src/ipfix/data/iana_elements.csv", import.meta.url);
 const GENERATED = new URL("../src/ipfix/iana.generated.ts", import.meta.url);
-const HEADER = "ElementID,Name,Data Type,Data Type Semantics,Status,Units";
 
 Deno.test("gen:iana: the committed iana.generated.ts is what the committed CSV makes", async () => {
   const { source, count } = generateIana(await Deno.readTextFile(CSV));
@@ -40,6 +39,8 @@ Deno.test("gen:iana: a bad CSV is refused with the line at fault", () => {
     [`${HEADER}\n5`, 'Line 2: invalid name ""'],
     [`${HEADER}\n5,abc,unsigned128,default,,`, 'Line 2: invalid data type "unsigned128"'],
     [`${HEADER}\n5,abc`, 'Line 2: invalid data type ""'],
+    // Blank lines count: the line number is the one an editor shows.
+    [`${HEADER}\n\n${row}\n\n5,abc,unsigned128,,,`, 'Line 5: invalid data type "unsigned128"'],
   ];
   for (const [csv, message] of cases) {
     assertThrows(() => generateIana(csv), SyntaxError, message, JSON.stringify(csv));

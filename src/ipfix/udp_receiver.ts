@@ -258,7 +258,7 @@ const RATE_WINDOW_MS = 50;
 
 /**
  * Entries of the cache of IPv6 senders' text, in sets of two: room for the exporters of a
- * cluster of thousands of nodes.
+ * cluster of hundreds of nodes up to a couple of thousand (beyond, a few sets keep evicting).
  */
 const V6_CACHE_SIZE = 4096;
 /** A cache entry's key: 16 octets of address, 2 of port, a used mark, padding. */

@@ -104,8 +104,9 @@ for (const mode of MODES) {
     name: `udp receiver (${mode}): hundreds of senders, each named right every time`,
     ignore: mode === "recvmmsg" && !ffi,
     async fn() {
-      // Enough IPv6 senders that some share a set of the receiver's cache: evicted and re-added
-      // entries must still name their own sender.
+      // Enough IPv6 senders that some share a set of the receiver's cache (about 20 sets of
+      // two; three in one set, which evicts, in about two runs of three): an entry found in
+      // either way of its set must name its own sender.
       const n = 300;
       for (const host of ["127.0.0.1", "::1"]) {
         using rx = openUdpReceiver({ hostname: host, port: 0, mode, rcvbuf: 4 << 20 });

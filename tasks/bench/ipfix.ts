@@ -46,7 +46,8 @@ Measures, on one core each (taskset -c 0; senders on core 1):
                collector      CollectingProcess as it is (its UDP path), every element decoded
                collector-nf   CollectingProcess decoding only the 12 elements nfcapd keeps of
                               this record (5-tuple, delta counters, end reason, flow times)
-               collector-nostr  CollectingProcess decoding every element but the 14 strings:
+               collector-nostr
+                              CollectingProcess decoding every element but the 14 strings:
                               what the strings cost, by difference with collector
                recvmmsg       udp_receiver.ts (recvmmsg through FFI) feeding decodeMessage
                nfcapd         nfcapd from nfdump
