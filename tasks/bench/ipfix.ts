@@ -34,7 +34,10 @@ Measures, on one core each (taskset -c 0; senders on core 1):
   codec  encode and decode of the Antrea IPv4 flow record (template 256, all 37 elements),
          10000 distinct records of a simulated cluster (1000 pods, 10 namespaces, 20 nodes),
          in 64 KiB (TCP/TLS) and 1452-octet (UDP, MTU 1500) messages; median of rounds,
-         the four measures taking turns round by round
+         the four measures taking turns round by round; next to libfixbuf (C) encoding and
+         decoding the same records and messages (tasks/bench/fixbuf_peer.c, built with gcc
+         when pkg-config finds libfixbuf: Debian packages gcc, pkg-config, libfixbuf-dev),
+         run before and after flowvis
   tcp    collector ingest over loopback TCP, a sender process writing pre-encoded messages
   udp    collector ingest over loopback UDP: the highest rate each receiver takes with under
          0.1 % loss (to within 5 %), from a paced sender of the same 1452-octet datagrams,
@@ -533,6 +536,86 @@ async function runCodec(quick: boolean): Promise<CodecFigures[]> {
   }
 }
 
+/** libfixbuf's figures for one message size, like {@link CodecFigures}'. */
+interface PeerFigures {
+  messageSize: number;
+  encode: number[];
+  decode: number[];
+}
+
+const FIXBUF_PEER_SOURCE = new URL("./fixbuf_peer.c", import.meta.url).pathname;
+
+/**
+ * Builds the libfixbuf peer in `dir` and writes its inputs there: the template's fields and,
+ * per message size, the codec role's messages (template first). Resolves with the peer's
+ * version, or with why it cannot run.
+ */
+async function prepareFixbufPeer(
+  dir: string,
+  sizes: number[],
+): Promise<{ version: string } | { missing: string }> {
+  const flags = await commandOutput("pkg-config", ["--cflags", "--libs", "libfixbuf"]);
+  const version = await commandOutput("pkg-config", ["--modversion", "libfixbuf"]);
+  if (flags === undefined || version === undefined) {
+    return {
+      missing: "pkg-config does not find libfixbuf (apt-get install pkg-config libfixbuf-dev)",
+    };
+  }
+  const built = await new Deno.Command("gcc", {
+    args: ["-O2", "-o", `${dir}/fixbuf_peer`, FIXBUF_PEER_SOURCE, ...flags.split(/\s+/)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output().catch(() => undefined);
+  if (!built?.success) {
+    const why = built ? new TextDecoder().decode(built.stderr).trim().split("\n")[0] : "no gcc";
+    return { missing: `cannot build tasks/bench/fixbuf_peer.c: ${why}` };
+  }
+  const spec = template.template.fields.map((f) =>
+    `${f.element.enterpriseId} ${f.element.id} ${f.length} ${f.element.type} ${f.element.name}`
+  );
+  await Deno.writeTextFile(`${dir}/spec`, spec.join("\n") + "\n");
+  for (const size of sizes) {
+    const msgs = [templateMessage(size), ...encodeAll(size).map((m) => m.bytes)];
+    const all = new Uint8Array(msgs.reduce((a, m) => a + m.length, 0));
+    let o = 0;
+    for (const m of msgs) {
+      all.set(m, o);
+      o += m.length;
+    }
+    await Deno.writeFile(`${dir}/messages-${size}`, all);
+  }
+  return { version };
+}
+
+/** One run of the libfixbuf peer on core 0: `rounds` of each measure after `warmup`. */
+async function runFixbufPeer(
+  dir: string,
+  size: number,
+  warmup: number,
+  rounds: number,
+  roundMs: number,
+): Promise<{ encode: number[]; decode: number[] }> {
+  const args = [
+    `${dir}/spec`,
+    `${dir}/messages-${size}`,
+    String(size),
+    String(warmup),
+    String(rounds),
+    String(roundMs),
+  ];
+  const cmd = taskset ? "taskset" : `${dir}/fixbuf_peer`;
+  const o = await new Deno.Command(cmd, {
+    args: taskset ? ["-c", "0", `${dir}/fixbuf_peer`, ...args] : args,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!o.success) {
+    throw new Error(`fixbuf_peer failed: ${new TextDecoder().decode(o.stderr).trim()}`);
+  }
+  const text = new TextDecoder().decode(o.stdout).trim().split("\n").at(-1) ?? "";
+  return JSON.parse(text);
+}
+
 async function runTcp(seconds: number): Promise<{ rate: number; records: number }> {
   const collector = spawnRole("tcp-collector", 0, []);
   const cl = new Lines(collector.stdout);
@@ -995,8 +1078,43 @@ async function main(args: string[]): Promise<void> {
       "\nCodec, one core: Antrea IPv4 flow record (template 256, 37 elements), 10000 distinct" +
         " records; median of rounds, the four measures taking turns",
     );
-    const codec = await runCodec(quick);
+    // libfixbuf runs half its rounds before flowvis and half after: a spell of the host's speed
+    // (it drifts up to 2x within a minute) then weighs on both alike.
+    const sizes = [65535, udpMessageSize(1500)];
+    const peerDir = await Deno.makeTempDir({ prefix: "flowvis-bench-fixbuf-" });
+    const peer: PeerFigures[] = sizes.map((messageSize) => ({
+      messageSize,
+      encode: [],
+      decode: [],
+    }));
+    let codec: CodecFigures[];
+    let peerVersion: string | undefined;
+    try {
+      const prepared = await prepareFixbufPeer(peerDir, sizes);
+      const half = async () => {
+        if (!("version" in prepared)) return;
+        for (const p of peer) {
+          const r = await runFixbufPeer(
+            peerDir,
+            p.messageSize,
+            1,
+            quick ? 2 : 4,
+            quick ? 400 : 800,
+          );
+          p.encode.push(...r.encode);
+          p.decode.push(...r.decode);
+        }
+      };
+      await half();
+      codec = await runCodec(quick);
+      await half();
+      if ("version" in prepared) peerVersion = prepared.version;
+      else console.log(`  libfixbuf peer not run: ${prepared.missing}`);
+    } finally {
+      await Deno.remove(peerDir, { recursive: true }).catch(() => {});
+    }
     report.codec = codec;
+    if (peerVersion) report.codecPeer = { library: `libfixbuf ${peerVersion}`, figures: peer };
     for (const c of codec) {
       const label = c.messageSize === 65535 ? "64 KiB messages" : `${c.messageSize}-octet messages`;
       console.log(
@@ -1016,6 +1134,15 @@ async function main(args: string[]): Promise<void> {
             fmtRate(target)
           }  (rounds ${rounds.map(fmtRate).join(" ")})`,
         );
+        const p = peer.find((p) => p.messageSize === c.messageSize)?.[what];
+        if (peerVersion && p && p.length > 0) {
+          const pm = median(p);
+          console.log(
+            `      libfixbuf ${peerVersion} (C) ${fmtRate(pm).padStart(6)} records/s, flowvis ${
+              (m / pm).toFixed(2)
+            }x  (rounds ${p.map(fmtRate).join(" ")})`,
+          );
+        }
       }
     }
   }
