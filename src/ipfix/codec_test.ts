@@ -960,6 +960,38 @@ Deno.test("TCP: messages of at most 65535 octets", () => {
   assertThrows(() => enc2.addRecord(t, { interfaceDescription: "x".repeat(70000) }), RangeError);
 });
 
+Deno.test("messages built one after another in the encoder's arenas stay intact, drained as they go or at the end", () => {
+  // Enough records for several arenas at each size: a message's view must never change when
+  // later messages are built, and a record that did not fit may move to the next arena.
+  for (const limit of [MAX_MESSAGE_SIZE, udpMessageSize(1500), 512]) {
+    const { t, records, msgs } = antreaMessages(6000, limit, 7);
+    const octets = msgs.reduce((n, m) => n + m.bytes.length, 0);
+    assert(octets > 1 << 20, `${octets} octets at ${limit}: more than one arena`);
+    checkRun(t, records, msgs, limit);
+    // The same, drained every few records: views handed out early stay as they were.
+    const enc = encoder({ maxMessageSize: limit });
+    enc.addTemplate(t.template);
+    const drained: EncodedMessage[] = [];
+    const copies: Uint8Array[] = [];
+    records.forEach((r, i) => {
+      enc.addRecord(t, r);
+      if (i % 7 === 0) {
+        for (const m of enc.drain()) {
+          drained.push(m);
+          copies.push(m.bytes.slice());
+        }
+      }
+    });
+    for (const m of enc.flush()) {
+      drained.push(m);
+      copies.push(m.bytes.slice());
+    }
+    assertEquals(drained.map((m) => m.bytes), copies);
+    assertEquals(drained.map((m) => m.bytes), msgs.map((m) => m.bytes));
+    for (const m of drained) assertStrictEquals(m.bytes.byteOffset % 8, 0, "8-aligned views");
+  }
+});
+
 Deno.test("sequence numbers start where told and wrap at 2^32", () => {
   const t = compileTemplate(templateOf(256, ["octetDeltaCount"]));
   const enc = encoder({ maxMessageSize: 464, seq: 0xffffff00 });

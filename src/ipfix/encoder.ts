@@ -52,8 +52,8 @@ export interface MessageEncoderOptions {
   sequenceNumber?: number;
 }
 
-/** Size of the arena finished messages are copied into (at least one maximal message). */
-const ARENA_SIZE = 256 * 1024;
+/** Smallest arena messages are built in. */
+const MIN_ARENA_SIZE = 256 * 1024;
 
 /**
  * Packs templates and data records into messages. Records of the same template share a data
@@ -80,18 +80,21 @@ export class MessageEncoder {
   readonly maxMessageSize: number;
   #clock: Clock;
   #seq: number;
-  // Room for one message plus one record that may not fit it.
-  #buf = new Uint8Array(2 * MAX_MESSAGE_SIZE + 8);
-  #dv = new DataView(this.#buf.buffer);
+  // Messages are built in place in an arena, one after the other, and handed out as views of
+  // it: an allocation per 256 KiB or more instead of an ArrayBuffer (and a copy) per message.
+  // Offsets are the arena's. The message being built starts at #base, with #room free from
+  // there: the message, and a record that may not fit it (encoded past its end before it moves
+  // to the next message; a record longer than a message does not fit any).
+  readonly #room: number;
+  readonly #arenaSize: number;
+  #arena: Uint8Array;
+  #dv: DataView;
+  #base = 0;
   #off = MESSAGE_HEADER_LENGTH;
   #setStart = -1;
   #setId = -1;
   #records = 0;
   #ready: EncodedMessage[] = [];
-  // Finished messages are copied into a shared arena and handed out as views of it: one
-  // allocation per 256 KiB instead of one ArrayBuffer per message.
-  #arena = new Uint8Array(0);
-  #arenaOff = 0;
 
   constructor(options: MessageEncoderOptions) {
     const size = options.maxMessageSize ?? MAX_MESSAGE_SIZE;
@@ -104,6 +107,11 @@ export class MessageEncoder {
     }
     this.observationDomainId = domain;
     this.maxMessageSize = size;
+    this.#room = 2 * size + 8;
+    // Three rooms at least: a new arena every few messages of 64 KiB.
+    this.#arenaSize = Math.max(MIN_ARENA_SIZE, 3 * this.#room);
+    this.#arena = new Uint8Array(this.#arenaSize);
+    this.#dv = new DataView(this.#arena.buffer);
     this.#clock = options.clock ?? systemClock;
     this.#seq = (options.sequenceNumber ?? 0) >>> 0;
   }
@@ -115,7 +123,7 @@ export class MessageEncoder {
 
   /** Whether records or templates wait in the current message. */
   get pending(): boolean {
-    return this.#off > MESSAGE_HEADER_LENGTH;
+    return this.#off > this.#base + MESSAGE_HEADER_LENGTH;
   }
 
   /** Adds a template (or options template) to the current message. */
@@ -128,8 +136,9 @@ export class MessageEncoder {
         `Template ${template.id} does not fit a message of ${this.maxMessageSize} octets`,
       );
     }
-    if (this.#setId !== setId || this.#off + size > this.maxMessageSize) {
-      if (this.#off + SET_HEADER_LENGTH + size > this.maxMessageSize) this.#finishMessage();
+    const limit = this.#base + this.maxMessageSize;
+    if (this.#setId !== setId || this.#off + size > limit) {
+      if (this.#off + SET_HEADER_LENGTH + size > limit) this.#finishMessage();
       this.#openSet(setId);
     }
     const dv = this.#dv;
@@ -157,8 +166,9 @@ export class MessageEncoder {
   /** Adds a withdrawal of one template, or of all of them when `id` is 2 (or 3). RFC 7011 §8.1 */
   addWithdrawal(id: number, options = false): void {
     const setId = options ? OPTIONS_TEMPLATE_SET_ID : TEMPLATE_SET_ID;
-    if (this.#setId !== setId || this.#off + 4 > this.maxMessageSize) {
-      if (this.#off + SET_HEADER_LENGTH + 4 > this.maxMessageSize) this.#finishMessage();
+    const limit = this.#base + this.maxMessageSize;
+    if (this.#setId !== setId || this.#off + 4 > limit) {
+      if (this.#off + SET_HEADER_LENGTH + 4 > limit) this.#finishMessage();
       this.#openSet(setId);
     }
     this.#dv.setUint16(this.#off, id);
@@ -179,29 +189,30 @@ export class MessageEncoder {
       o += SET_HEADER_LENGTH;
       opened = true;
     }
-    const cap = this.#buf.length;
+    const arena = this.#arena;
     let end: number;
     try {
-      end = t.encode(this.#dv, this.#buf, o, cap, record);
+      end = t.encode(this.#dv, arena, o, this.#base + this.#room, record);
     } catch (e) {
       if (e instanceof RangeError) {
         throw new RangeError(`Data record of template ${id} does not fit a message`, { cause: e });
       }
       throw e;
     }
-    if (end > limit) {
-      // Move the record to a new message.
+    if (end - this.#base > limit) {
+      // Move the record to a new message (in this arena, or copied to the next one).
       const len = end - o;
       if (MESSAGE_HEADER_LENGTH + SET_HEADER_LENGTH + len > limit) {
         throw new RangeError(
           `Data record of template ${id} (${len} octets) does not fit a message of ${limit} octets`,
         );
       }
-      const recStart = o;
       this.#finishMessage();
-      this.#buf.copyWithin(MESSAGE_HEADER_LENGTH + SET_HEADER_LENGTH, recStart, end);
+      const to = this.#base + MESSAGE_HEADER_LENGTH + SET_HEADER_LENGTH;
+      if (this.#arena === arena) arena.copyWithin(to, o, end);
+      else this.#arena.set(arena.subarray(o, end), to);
       this.#openSet(id);
-      this.#off = MESSAGE_HEADER_LENGTH + SET_HEADER_LENGTH + len;
+      this.#off = to + len;
     } else {
       if (opened) {
         this.#closeSet();
@@ -243,25 +254,26 @@ export class MessageEncoder {
 
   #finishMessage(): void {
     this.#closeSet();
-    const len = this.#off;
+    const at = this.#base;
+    const len = this.#off - at;
     if (len <= MESSAGE_HEADER_LENGTH) return;
     const dv = this.#dv;
-    dv.setUint16(0, IPFIX_VERSION);
-    dv.setUint16(2, len);
-    dv.setUint32(4, Math.floor(this.#clock() / 1000) >>> 0);
-    dv.setUint32(8, this.#seq);
-    dv.setUint32(12, this.observationDomainId);
-    if (this.#arenaOff + len > this.#arena.length) {
-      this.#arena = new Uint8Array(ARENA_SIZE);
-      this.#arenaOff = 0;
-    }
-    const at = this.#arenaOff;
-    this.#arena.set(this.#buf.subarray(0, len), at);
-    // Each view starts 8-aligned, so that readers may lay typed arrays over it.
-    this.#arenaOff = (at + len + 7) & ~7;
+    dv.setUint16(at, IPFIX_VERSION);
+    dv.setUint16(at + 2, len);
+    dv.setUint32(at + 4, Math.floor(this.#clock() / 1000) >>> 0);
+    dv.setUint32(at + 8, this.#seq);
+    dv.setUint32(at + 12, this.observationDomainId);
     this.#ready.push({ bytes: this.#arena.subarray(at, at + len), recordCount: this.#records });
     this.#seq = (this.#seq + this.#records) >>> 0;
     this.#records = 0;
-    this.#off = MESSAGE_HEADER_LENGTH;
+    // The next message starts 8-aligned, so that readers may lay typed arrays over each view.
+    let base = (at + len + 7) & ~7;
+    if (base + this.#room > this.#arena.length) {
+      this.#arena = new Uint8Array(this.#arenaSize);
+      this.#dv = new DataView(this.#arena.buffer);
+      base = 0;
+    }
+    this.#base = base;
+    this.#off = base + MESSAGE_HEADER_LENGTH;
   }
 }
