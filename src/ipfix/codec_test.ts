@@ -992,6 +992,23 @@ Deno.test("messages built one after another in the encoder's arenas stay intact,
   }
 });
 
+Deno.test("a record longer than the message size limit is refused with the limit, and the message goes on", () => {
+  const t = compileTemplate(templateOf(256, ["octetDeltaCount", "interfaceDescription"]));
+  const enc = encoder({ maxMessageSize: 1452 });
+  enc.addRecord(t, { octetDeltaCount: 1, interfaceDescription: "a" });
+  // Just over what a message holds (16 + 4 + 8 + 3 + 1422 = 1453), and far over it.
+  for (const n of [1422, 2000, 5000, 70000]) {
+    assertThrows(
+      () => enc.addRecord(t, { octetDeltaCount: 2, interfaceDescription: "x".repeat(n) }),
+      RangeError,
+      "does not fit a message of 1452 octets",
+    );
+  }
+  enc.addRecord(t, { octetDeltaCount: 3, interfaceDescription: "x".repeat(1421) });
+  const msgs = enc.flush();
+  assertEquals(msgs.map((m) => [m.bytes.length, m.recordCount]), [[30, 1], [1452, 1]]);
+});
+
 Deno.test("sequence numbers start where told and wrap at 2^32", () => {
   const t = compileTemplate(templateOf(256, ["octetDeltaCount"]));
   const enc = encoder({ maxMessageSize: 464, seq: 0xffffff00 });

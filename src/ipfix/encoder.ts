@@ -195,7 +195,10 @@ export class MessageEncoder {
       end = t.encode(this.#dv, arena, o, this.#base + this.#room, record);
     } catch (e) {
       if (e instanceof RangeError) {
-        throw new RangeError(`Data record of template ${id} does not fit a message`, { cause: e });
+        throw new RangeError(
+          `Data record of template ${id} does not fit a message of ${limit} octets`,
+          { cause: e },
+        );
       }
       throw e;
     }
