@@ -87,8 +87,9 @@ export class MessageEncoder {
   // to the next message; a record longer than a message does not fit any).
   readonly #room: number;
   readonly #arenaSize: number;
-  #arena: Uint8Array;
-  #dv: DataView;
+  // Allocated with the first template or record: an exporter's encoder waits idle at times.
+  #arena = new Uint8Array(0);
+  #dv = new DataView(this.#arena.buffer);
   #base = 0;
   #off = MESSAGE_HEADER_LENGTH;
   #setStart = -1;
@@ -110,8 +111,6 @@ export class MessageEncoder {
     this.#room = 2 * size + 8;
     // Three rooms at least: a new arena every few messages of 64 KiB.
     this.#arenaSize = Math.max(MIN_ARENA_SIZE, 3 * this.#room);
-    this.#arena = new Uint8Array(this.#arenaSize);
-    this.#dv = new DataView(this.#arena.buffer);
     this.#clock = options.clock ?? systemClock;
     this.#seq = (options.sequenceNumber ?? 0) >>> 0;
   }
@@ -136,6 +135,7 @@ export class MessageEncoder {
         `Template ${template.id} does not fit a message of ${this.maxMessageSize} octets`,
       );
     }
+    if (this.#arena.length === 0) this.#newArena();
     const limit = this.#base + this.maxMessageSize;
     if (this.#setId !== setId || this.#off + size > limit) {
       if (this.#off + SET_HEADER_LENGTH + size > limit) this.#finishMessage();
@@ -166,6 +166,7 @@ export class MessageEncoder {
   /** Adds a withdrawal of one template, or of all of them when `id` is 2 (or 3). RFC 7011 §8.1 */
   addWithdrawal(id: number, options = false): void {
     const setId = options ? OPTIONS_TEMPLATE_SET_ID : TEMPLATE_SET_ID;
+    if (this.#arena.length === 0) this.#newArena();
     const limit = this.#base + this.maxMessageSize;
     if (this.#setId !== setId || this.#off + 4 > limit) {
       if (this.#off + SET_HEADER_LENGTH + 4 > limit) this.#finishMessage();
@@ -181,6 +182,7 @@ export class MessageEncoder {
    * too large for any message; the message being built is left as it was.
    */
   addRecord(t: CompiledTemplate, record: DataRecord): void {
+    if (this.#arena.length === 0) this.#newArena();
     const id = t.template.id;
     const limit = this.maxMessageSize;
     let o = this.#off;
@@ -207,7 +209,8 @@ export class MessageEncoder {
       const len = end - o;
       if (MESSAGE_HEADER_LENGTH + SET_HEADER_LENGTH + len > limit) {
         throw new RangeError(
-          `Data record of template ${id} (${len} octets) does not fit a message of ${limit} octets`,
+          `Data record of template ${id} (${len} octets) does not fit a message of ${limit} octets ` +
+            `(at most ${limit - MESSAGE_HEADER_LENGTH - SET_HEADER_LENGTH} a record)`,
         );
       }
       this.#finishMessage();
@@ -270,13 +273,20 @@ export class MessageEncoder {
     this.#seq = (this.#seq + this.#records) >>> 0;
     this.#records = 0;
     // The next message starts 8-aligned, so that readers may lay typed arrays over each view.
-    let base = (at + len + 7) & ~7;
+    const base = (at + len + 7) & ~7;
     if (base + this.#room > this.#arena.length) {
-      this.#arena = new Uint8Array(this.#arenaSize);
-      this.#dv = new DataView(this.#arena.buffer);
-      base = 0;
+      this.#newArena();
+    } else {
+      this.#base = base;
+      this.#off = base + MESSAGE_HEADER_LENGTH;
     }
-    this.#base = base;
-    this.#off = base + MESSAGE_HEADER_LENGTH;
+  }
+
+  /** Starts the next message at the beginning of a new arena. */
+  #newArena(): void {
+    this.#arena = new Uint8Array(this.#arenaSize);
+    this.#dv = new DataView(this.#arena.buffer);
+    this.#base = 0;
+    this.#off = MESSAGE_HEADER_LENGTH;
   }
 }

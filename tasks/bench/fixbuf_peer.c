@@ -76,8 +76,14 @@ int main(int argc, char **argv) {
     char type[64], name[256];
     while (nspecs < 511 && fscanf(spec, "%u %u %u %63s %255s", &ent, &id, &len, type, name) == 5) {
         if (ent != 0 && ent != FB_IE_PEN_REVERSE) {
+            /* Numbers, times and IPv4 addresses are swapped to host order, as fixbuf's own
+               elements are. */
+            const int t = type_of(type);
+            const int swap = t != FB_STRING && t != FB_OCTET_ARRAY && t != FB_MAC_ADDR &&
+                             t != FB_IP6_ADDR;
             fbInfoElement_t ie[2] = {
-                FB_IE_INIT_FULL(strdup(name), ent, id, len, 0, 0, 0, type_of(type), NULL),
+                FB_IE_INIT_FULL(strdup(name), ent, id, len, swap ? FB_IE_F_ENDIAN : 0, 0, 0, t,
+                                NULL),
                 FB_IE_NULL,
             };
             fbInfoModelAddElementArray(model, ie);
@@ -135,8 +141,8 @@ int main(int argc, char **argv) {
                 uint8_t *rec = (keep) ? recs + nrecs * reclen : scratch;              \
                 size_t l = reclen;                                                    \
                 if (!fBufNext(cbuf, rec, &l, &err)) {                                 \
-                    if (!g_error_matches(err, FB_ERROR_DOMAIN, FB_ERROR_BUFSZ) &&     \
-                        !g_error_matches(err, FB_ERROR_DOMAIN, FB_ERROR_EOM)) {       \
+                    /* The end of the buffer; anything else is an error. */           \
+                    if (!g_error_matches(err, FB_ERROR_DOMAIN, FB_ERROR_BUFSZ)) {     \
                         die("decode", err);                                           \
                     }                                                                 \
                     g_clear_error(&err);                                              \
@@ -197,7 +203,9 @@ int main(int argc, char **argv) {
                 h[2] = seq >> 8;
                 h[3] = seq;
             }
+            const long before = n;
             DECODE_ALL(0, 1);
+            if (n - before != (long)nrecs) die("a decode pass lost records", NULL);
             t = now_s();
         }
         if (r >= warmup) dec[r - warmup] = n / (t - t0);
