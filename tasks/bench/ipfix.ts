@@ -547,6 +547,8 @@ interface PeerFigures {
 }
 
 const FIXBUF_PEER_SOURCE = new URL("./fixbuf_peer.c", import.meta.url).pathname;
+/** The libfixbuf peer's running process, if any (killed on Ctrl-C). */
+const peerChildren = new Set<Deno.ChildProcess>();
 
 /**
  * Builds the libfixbuf peer in `dir` and writes its inputs there: the template's fields and,
@@ -608,11 +610,18 @@ async function runFixbufPeer(
     String(roundMs),
   ];
   const cmd = taskset ? "taskset" : `${dir}/fixbuf_peer`;
-  const o = await new Deno.Command(cmd, {
+  const child = new Deno.Command(cmd, {
     args: taskset ? ["-c", "0", `${dir}/fixbuf_peer`, ...args] : args,
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  peerChildren.add(child);
+  let o: Deno.CommandOutput;
+  try {
+    o = await child.output();
+  } finally {
+    peerChildren.delete(child);
+  }
   if (!o.success) {
     throw new Error(`fixbuf_peer failed: ${new TextDecoder().decode(o.stderr).trim()}`);
   }
@@ -1086,6 +1095,21 @@ async function main(args: string[]): Promise<void> {
     // (it drifts up to 2x within a minute) then weighs on both alike.
     const sizes = [65535, udpMessageSize(1500)];
     const peerDir = await Deno.makeTempDir({ prefix: "flowvis-bench-fixbuf-" });
+    // Ctrl-C must not leave the peer's directory behind (its processes get the signal too).
+    const removePeerDir = () => {
+      try {
+        Deno.removeSync(peerDir, { recursive: true });
+      } catch {
+        // Already gone.
+      }
+    };
+    const onCodecSignal = () => {
+      for (const c of peerChildren) kill(c);
+      removePeerDir();
+      Deno.exit(130);
+    };
+    Deno.addSignalListener("SIGINT", onCodecSignal);
+    Deno.addSignalListener("SIGTERM", onCodecSignal);
     const peer: PeerFigures[] = sizes.map((messageSize) => ({
       messageSize,
       encode: [],
@@ -1126,7 +1150,9 @@ async function main(args: string[]): Promise<void> {
       else if ("version" in prepared) peerVersion = prepared.version;
       else console.log(`  libfixbuf peer not run: ${prepared.missing}`);
     } finally {
-      await Deno.remove(peerDir, { recursive: true }).catch(() => {});
+      Deno.removeSignalListener("SIGINT", onCodecSignal);
+      Deno.removeSignalListener("SIGTERM", onCodecSignal);
+      removePeerDir();
     }
     report.codec = codec;
     if (peerVersion) report.codecPeer = { library: `libfixbuf ${peerVersion}`, figures: peer };
