@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { formatDuration, parseDuration } from "../src/config/duration.ts";
 
 /** A flag that takes a value, with an optional default. */
 export interface FlagSpec {
@@ -49,6 +50,35 @@ export function readFlagFile(flag: string, path: string | undefined): string | u
     console.error(`Cannot read ${flag} ${path}: ${e instanceof Error ? e.message : e}`);
     Deno.exit(2);
   }
+}
+
+/**
+ * The milliseconds of a duration flag (Go syntax: 30s, 10m), undefined when it is absent. One that
+ * is not a duration, or is below `minMs`, goes to `fail` (by default: printed, exit 2) with a
+ * message naming the flag.
+ */
+export function durationFlag(
+  flag: string,
+  text: string | undefined,
+  minMs?: number,
+  fail: (message: string) => never = exit2,
+): number | undefined {
+  if (text === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (e) {
+    fail(`Invalid --${flag}: ${e instanceof Error ? e.message : e}`);
+  }
+  if (minMs !== undefined && !(ms >= minMs)) {
+    fail(`Invalid --${flag} "${text}": at least ${formatDuration(minMs)}`);
+  }
+  return ms;
+}
+
+function exit2(message: string): never {
+  console.error(message);
+  Deno.exit(2);
 }
 
 /** Runs `stop` once on SIGINT or SIGTERM. */

@@ -10,10 +10,10 @@ import {
   issueClientCertificate,
   startAggregatorService,
 } from "../src/aggregator/mod.ts";
-import { parseAggregatorConfig, parseDuration } from "../src/config/mod.ts";
+import { parseAggregatorConfig } from "../src/config/mod.ts";
 import { createLogger } from "../src/log/mod.ts";
 import { clusterInventory, simulatedCluster, Simulator } from "../src/sim/mod.ts";
-import { onSignal, parseFlags } from "./_cli.ts";
+import { durationFlag, onSignal, parseFlags } from "./_cli.ts";
 
 const USAGE = `Usage: deno task demo [--dir DIR] [--nodes N] [--pods-per-node N] [--rate R]
                       [--port P] [--api-port P] [--duration D] [--seed S]
@@ -64,14 +64,12 @@ const rate = int("rate", 1, 1_000_000);
 const port = int("port", 1, 65535);
 const apiPort = int("api-port", 1, 65535);
 const seed = int("seed", 0, 0xffffffff);
-let durationMs: number | undefined;
-if (flags.duration !== undefined) {
-  try {
-    durationMs = parseDuration(String(flags.duration));
-  } catch (e) {
-    bad(`Invalid --duration: ${(e as Error).message}`);
-  }
-}
+const durationMs = durationFlag(
+  "duration",
+  flags.duration === undefined ? undefined : String(flags.duration),
+  undefined,
+  bad,
+);
 
 const log = createLogger("demo");
 await Deno.mkdir(dir, { recursive: true });

@@ -17,8 +17,7 @@ import {
   udpMessageSize,
   VARIABLE_LENGTH,
 } from "../src/ipfix/mod.ts";
-import { parseDuration } from "../src/config/mod.ts";
-import { parseFlags, readFlagFile } from "./_cli.ts";
+import { durationFlag, parseFlags, readFlagFile } from "./_cli.ts";
 
 const USAGE =
   `Usage: deno task replay --collector HOST:PORT:PROTO [--ca FILE] [--cert FILE --key FILE]
@@ -67,20 +66,11 @@ try {
   console.error(`Invalid --mtu ${flags.mtu}: ${e instanceof Error ? e.message : e}`);
   Deno.exit(2);
 }
-const refresh = flags["template-refresh"] as string | undefined;
-let templateRefreshMs: number | undefined;
-if (refresh !== undefined) {
-  try {
-    templateRefreshMs = parseDuration(refresh);
-  } catch (e) {
-    console.error(`Invalid --template-refresh: ${e instanceof Error ? e.message : e}`);
-    Deno.exit(2);
-  }
-  if (!(templateRefreshMs >= 1)) {
-    console.error(`Invalid --template-refresh "${refresh}": at least 1ms`);
-    Deno.exit(2);
-  }
-}
+const templateRefreshMs = durationFlag(
+  "template-refresh",
+  flags["template-refresh"] as string | undefined,
+  1,
+);
 const ca = readFlagFile("--ca", flags.ca as string | undefined);
 const cert = readFlagFile("--cert", flags.cert as string | undefined);
 const key = readFlagFile("--key", flags.key as string | undefined);

@@ -5,11 +5,10 @@
  * @module
  */
 
-import { parseDuration } from "../src/config/mod.ts";
 import { type Endpoint, parseAddress, type TlsClientOptions } from "../src/ipfix/mod.ts";
 import { createLogger } from "../src/log/mod.ts";
 import { clusterInventory, simulatedCluster, Simulator } from "../src/sim/mod.ts";
-import { onSignal, parseFlags, readFlagFile } from "./_cli.ts";
+import { durationFlag, onSignal, parseFlags, readFlagFile } from "./_cli.ts";
 
 const USAGE = `Usage: deno task simulate --collector HOST:PORT:PROTO [--nodes N] [--pods-per-node N]
                             [--rate R] [--records N] [--duration D] [--seed S]
@@ -83,16 +82,7 @@ function integer(flag: string, min: number, max: number): number | undefined {
 }
 
 function duration(flag: string, min: number): number | undefined {
-  const text = flags[flag] as string | undefined;
-  if (text === undefined) return undefined;
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch (e) {
-    bad(`Invalid --${flag}: ${(e as Error).message}`);
-  }
-  if (!(ms >= min)) bad(`Invalid --${flag} "${text}": at least ${min / 1000}s`);
-  return ms;
+  return durationFlag(flag, flags[flag] as string | undefined, min, bad);
 }
 
 const nodes = integer("nodes", 1, 250)!;
