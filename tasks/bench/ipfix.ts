@@ -100,6 +100,8 @@ const template = compileTemplate(antreaFlowTemplate(4));
 
 /** Records the codec measures encode and decode, and libfixbuf too. */
 const CODEC_RECORDS = 10_000;
+/** The codec's message size limits: TCP/TLS, and UDP at MTU 1500. */
+const CODEC_SIZES = [65535, udpMessageSize(1500)];
 
 function encodeAll(maxMessageSize: number, count = CODEC_RECORDS): EncodedMessage[] {
   const enc = new MessageEncoder({ observationDomainId: 1, maxMessageSize, clock: () => 0 });
@@ -150,8 +152,7 @@ function roleCodec(quick: boolean): void {
   const warmup = quick ? 2 : 3;
   const roundMs = quick ? 400 : 800;
   const records = antreaRecords(CODEC_RECORDS);
-  const sizes = [65535, udpMessageSize(1500)];
-  const runs = sizes.map((size) => {
+  const runs = CODEC_SIZES.map((size) => {
     const enc = new MessageEncoder({ observationDomainId: 1, maxMessageSize: size });
     for (const r of records) enc.addRecord(template, r);
     const cache = new TemplateCache();
@@ -454,9 +455,14 @@ let taskset = true;
 /** Every child still running, so that a signal or an error can end them. */
 const children = new Set<Deno.ChildProcess>();
 
+/** `argv` run on `core` (through taskset, when there is one). */
+function pinned(argv: string[], core: number): string[] {
+  return taskset ? ["taskset", "-c", String(core), ...argv] : argv;
+}
+
 function spawnRole(role: string, core: number | null, args: string[]): Deno.ChildProcess {
   const deno = [Deno.execPath(), "run", "--no-prompt", ...ROLE_FLAGS[role]!, SELF, "--role", role];
-  const argv = core !== null && taskset ? ["taskset", "-c", String(core), ...deno] : deno;
+  const argv = core !== null ? pinned(deno, core) : deno;
   const child = new Deno.Command(argv[0]!, {
     args: [...argv.slice(1), ...args],
     stdin: "piped",
@@ -547,8 +553,6 @@ interface PeerFigures {
 }
 
 const FIXBUF_PEER_SOURCE = new URL("./fixbuf_peer.c", import.meta.url).pathname;
-/** The libfixbuf peer's running process, if any (killed on Ctrl-C). */
-const peerChildren = new Set<Deno.ChildProcess>();
 
 /**
  * Builds the libfixbuf peer in `dir` and writes its inputs there: the template's fields and,
@@ -601,26 +605,26 @@ async function runFixbufPeer(
   rounds: number,
   roundMs: number,
 ): Promise<{ records: number; encode: number[]; decode: number[] }> {
-  const args = [
+  const argv = pinned([
+    `${dir}/fixbuf_peer`,
     `${dir}/spec`,
     `${dir}/messages-${size}`,
     String(size),
     String(warmup),
     String(rounds),
     String(roundMs),
-  ];
-  const cmd = taskset ? "taskset" : `${dir}/fixbuf_peer`;
-  const child = new Deno.Command(cmd, {
-    args: taskset ? ["-c", "0", `${dir}/fixbuf_peer`, ...args] : args,
+  ], 0);
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  peerChildren.add(child);
+  children.add(child);
   let o: Deno.CommandOutput;
   try {
     o = await child.output();
   } finally {
-    peerChildren.delete(child);
+    children.delete(child);
   }
   if (!o.success) {
     throw new Error(`fixbuf_peer failed: ${new TextDecoder().decode(o.stderr).trim()}`);
@@ -829,7 +833,7 @@ async function startNfcapd(): Promise<RunningReceiver> {
   const dir = await nfcapdDir();
   const port = freeUdpPort();
   const args = ["-b", HOST, "-p", String(port), "-w", dir, "-t", "3600"];
-  const argv = taskset ? ["taskset", "-c", "0", "nfcapd", ...args] : ["nfcapd", ...args];
+  const argv = pinned(["nfcapd", ...args], 0);
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     stdin: "null",
@@ -1093,9 +1097,8 @@ async function main(args: string[]): Promise<void> {
     );
     // libfixbuf runs half its rounds before flowvis and half after: a spell of the host's speed
     // (it drifts up to 2x within a minute) then weighs on both alike.
-    const sizes = [65535, udpMessageSize(1500)];
     const peerDir = await Deno.makeTempDir({ prefix: "flowvis-bench-fixbuf-" });
-    // Ctrl-C must not leave the peer's directory behind (its processes get the signal too).
+    // Ctrl-C must not leave the peer's directory behind, nor its process or the codec role's.
     const removePeerDir = () => {
       try {
         Deno.removeSync(peerDir, { recursive: true });
@@ -1104,13 +1107,13 @@ async function main(args: string[]): Promise<void> {
       }
     };
     const onCodecSignal = () => {
-      for (const c of peerChildren) kill(c);
+      for (const c of children) kill(c);
       removePeerDir();
       Deno.exit(130);
     };
     Deno.addSignalListener("SIGINT", onCodecSignal);
     Deno.addSignalListener("SIGTERM", onCodecSignal);
-    const peer: PeerFigures[] = sizes.map((messageSize) => ({
+    const peer: PeerFigures[] = CODEC_SIZES.map((messageSize) => ({
       messageSize,
       encode: [],
       decode: [],
@@ -1118,7 +1121,7 @@ async function main(args: string[]): Promise<void> {
     let codec: CodecFigures[];
     let peerVersion: string | undefined;
     try {
-      const prepared = await prepareFixbufPeer(peerDir, sizes);
+      const prepared = await prepareFixbufPeer(peerDir, CODEC_SIZES);
       // A peer that fails is reported; flowvis's figures stand without it.
       let failed: string | undefined;
       const half = async () => {
