@@ -27,9 +27,9 @@ import {
 import { lookup } from "node:dns/promises";
 import { createLogger, type Logger, silentLogger } from "../src/log/mod.ts";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import { testCerts } from "./_certs.ts";
+import { testCerts, writeTestCerts } from "./_certs.ts";
 import { NO_EGRESS_POLICY } from "./_fixtures.ts";
-import { freeTcpPort, interopTest, needsRoot, needsTool, run, tempDir, tool } from "./_tools.ts";
+import { freeTcpPort, interopTest, needsRoot, needsTool, run, tool } from "./_tools.ts";
 
 /** Set FLOWVIS_TEST_LOG=1 to see the processes' logs. */
 const logger: Logger = Deno.env.get("FLOWVIS_TEST_LOG")
@@ -484,52 +484,58 @@ interopTest(
   [needsTool("openssl")],
   async () => {
     const certs = await testCerts();
-    await using dir = await tempDir("flowvis-tls-versions-");
-    await Deno.writeTextFile(`${dir.path}/ca.pem`, certs.ca);
-    await Deno.writeTextFile(`${dir.path}/client.pem`, certs.client.cert);
-    await Deno.writeTextFile(`${dir.path}/client.key`, certs.client.key);
-    for (const mutual of [false, true]) {
-      const c = await Collector.start("127.0.0.1:0:tls", {
-        tls: { ...certs.server, ...(mutual ? { ca: certs.ca } : {}) },
-      });
-      try {
-        const handshake = (version: string) =>
-          run(tool("openssl"), [
-            "s_client",
-            "-connect",
-            `127.0.0.1:${c.port}`,
-            version,
-            // OpenSSL 3 offers TLS 1.0 and 1.1 only at security level 0.
-            "-cipher",
-            "DEFAULT@SECLEVEL=0",
-            "-CAfile",
-            `${dir.path}/ca.pem`,
-            "-verify_return_error",
-            "-cert",
-            `${dir.path}/client.pem`,
-            "-key",
-            `${dir.path}/client.key`,
-          ], { stdin: "", allowFailure: true, timeoutMs: 15_000 });
-        const what = mutual ? "mutual TLS" : "TLS";
-        for (const version of ["-tls1", "-tls1_1"]) {
-          const out = await handshake(version);
-          assert(out.code !== 0, `${what} ${version}: handshake refused\n${out.stdout}`);
-          // The server refused with an alert (handshake_failure, 40, or protocol_version, 70):
-          // the client did offer the old version. The same command with TLS 1.2 or 1.3
-          // succeeds below, so the version is what the server refused.
-          assert(
-            /SSL alert number (40|70)/.test(out.stderr),
-            `${what} ${version}: refused by the server\n${out.stdout}\n${out.stderr}`,
-          );
+    const files = await writeTestCerts();
+    const p = files.path;
+    try {
+      for (const mutual of [false, true]) {
+        const c = await Collector.start("127.0.0.1:0:tls", {
+          tls: { ...certs.server, ...(mutual ? { ca: certs.ca } : {}) },
+        });
+        try {
+          const handshake = (version: string) =>
+            run(tool("openssl"), [
+              "s_client",
+              "-connect",
+              `127.0.0.1:${c.port}`,
+              version,
+              // OpenSSL 3 offers TLS 1.0 and 1.1 only at security level 0.
+              "-cipher",
+              "DEFAULT@SECLEVEL=0",
+              "-CAfile",
+              p("ca.pem"),
+              "-verify_return_error",
+              "-cert",
+              p("client.pem"),
+              "-key",
+              p("client-key.pem"),
+            ], { stdin: "", allowFailure: true, timeoutMs: 15_000 });
+          const what = mutual ? "mutual TLS" : "TLS";
+          for (const version of ["-tls1", "-tls1_1"]) {
+            const out = await handshake(version);
+            assert(out.code !== 0, `${what} ${version}: handshake refused\n${out.stdout}`);
+            // The server refused with an alert (handshake_failure, 40, or protocol_version, 70):
+            // the client did offer the old version. The same command with TLS 1.2 or 1.3
+            // succeeds below, so the version is what the server refused.
+            assert(
+              /SSL alert number (40|70)/.test(out.stderr),
+              `${what} ${version}: refused by the server\n${out.stdout}\n${out.stderr}`,
+            );
+          }
+          for (const version of ["-tls1_2", "-tls1_3"]) {
+            const out = await handshake(version);
+            assertEquals(
+              out.code,
+              0,
+              `${what} ${version}: handshake\n${out.stdout}\n${out.stderr}`,
+            );
+            assert(/Verify return code: 0 \(ok\)/.test(out.stdout), `${what} ${version}: verified`);
+          }
+        } finally {
+          await c.close();
         }
-        for (const version of ["-tls1_2", "-tls1_3"]) {
-          const out = await handshake(version);
-          assertEquals(out.code, 0, `${what} ${version}: handshake\n${out.stdout}\n${out.stderr}`);
-          assert(/Verify return code: 0 \(ok\)/.test(out.stdout), `${what} ${version}: verified`);
-        }
-      } finally {
-        await c.close();
       }
+    } finally {
+      await Deno.remove(files.dir, { recursive: true });
     }
   },
 );

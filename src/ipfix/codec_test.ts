@@ -973,19 +973,15 @@ Deno.test("messages built one after another in the encoder's arenas stay intact,
     enc.addTemplate(t.template);
     const drained: EncodedMessage[] = [];
     const copies: Uint8Array[] = [];
+    const take = (ms: EncodedMessage[]) => {
+      drained.push(...ms);
+      copies.push(...ms.map((m) => m.bytes.slice()));
+    };
     records.forEach((r, i) => {
       enc.addRecord(t, r);
-      if (i % 7 === 0) {
-        for (const m of enc.drain()) {
-          drained.push(m);
-          copies.push(m.bytes.slice());
-        }
-      }
+      if (i % 7 === 0) take(enc.drain());
     });
-    for (const m of enc.flush()) {
-      drained.push(m);
-      copies.push(m.bytes.slice());
-    }
+    take(enc.flush());
     assertEquals(drained.map((m) => m.bytes), copies);
     assertEquals(drained.map((m) => m.bytes), msgs.map((m) => m.bytes));
     for (const m of drained) assertStrictEquals(m.bytes.byteOffset % 8, 0, "8-aligned views");

@@ -18,6 +18,12 @@ function pattern(n: number): Uint8Array {
   return b;
 }
 
+/** The text a receiver gives the sender bound by `socket`: `ip:port`, IPv6 in brackets. */
+function senderText(socket: Deno.DatagramConn): string {
+  const { hostname, port } = socket.addr as Deno.NetAddr;
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
 async function receiveCount(rx: UdpReceiver, count: number): Promise<UdpDatagram[]> {
   const got: UdpDatagram[] = [];
   const timer = setTimeout(() => rx.close(), 5000);
@@ -58,10 +64,8 @@ for (const mode of MODES) {
             await tx.send(pattern(n), { transport: "udp", hostname: host, port: rx.port });
           }
           const got = await receiveCount(rx, sizes.length);
-          const port = (tx.addr as Deno.NetAddr).port;
-          const from = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
           assertEquals(got.map((d) => d.data), sizes.map(pattern));
-          assertEquals(got.map((d) => d.address), sizes.map(() => from));
+          assertEquals(got.map((d) => d.address), sizes.map(() => senderText(tx)));
         } finally {
           tx.close();
         }
@@ -90,9 +94,10 @@ for (const mode of MODES) {
           }
           const got = await receiveCount(rx, 6);
           assertEquals(got.map((d) => d.data), [0, 1, 2, 3, 4, 5].map((i) => pattern(100 + i)));
-          const ports = senders.map((s) => (s.addr as Deno.NetAddr).port);
-          const text = (p: number) => host.includes(":") ? `[${host}]:${p}` : `${host}:${p}`;
-          assertEquals(got.map((d) => d.address), [0, 1, 0, 1, 0, 1].map((i) => text(ports[i]!)));
+          assertEquals(
+            got.map((d) => d.address),
+            [0, 1, 0, 1, 0, 1].map((i) => senderText(senders[i]!)),
+          );
         } finally {
           for (const s of senders) s.close();
         }
@@ -115,10 +120,6 @@ for (const mode of MODES) {
           () => Deno.listenDatagram({ transport: "udp", hostname: host, port: 0 }),
         );
         try {
-          const text = (s: Deno.DatagramConn) => {
-            const p = (s.addr as Deno.NetAddr).port;
-            return host.includes(":") ? `[${host}]:${p}` : `${host}:${p}`;
-          };
           // Fifty at a time: listenDatagram's socket keeps the default buffer.
           for (let round = 0; round < 2; round++) {
             for (let first = 0; first < n; first += 50) {
@@ -127,7 +128,7 @@ for (const mode of MODES) {
                 await s.send(pattern(20 + i), { transport: "udp", hostname: host, port: rx.port });
               }
               const got = await receiveCount(rx, batch.length);
-              assertEquals(got.map((d) => d.address), batch.map(text));
+              assertEquals(got.map((d) => d.address), batch.map(senderText));
             }
           }
         } finally {
